@@ -1,0 +1,70 @@
+# mlops.eks_platform: developer and CI entry points. `make help` lists them.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= $(CURDIR)/.venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+SANDBOX := $(PY) tests/tools/sandbox.py
+INVENTORY ?= inventories/sandbox
+
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/build/collections
+export PYTHONPATH := $(CURDIR)/build/collections
+export ANSIBLE_HOME := $(CURDIR)/build/ansible-home
+export ANSIBLE_NOCOLOR := 1
+
+.PHONY: help setup test lint sanity unit integration molecule collection demo demo-down \
+        sandbox-up sandbox-down sandbox-status cluster-up cluster-down clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+setup: ## create .venv with pinned dependencies, helm, kubectl, the control-plane binaries
+	@bash tests/tools/setup.sh
+
+test: setup ## everything CI runs: static checks, unit, AWS and Kubernetes integration, molecule
+	@bash tests/tools/run-tests.sh
+
+lint: setup ## yamllint and ansible-lint (production profile, offline)
+	@bash tests/tools/run-tests.sh lint
+
+sanity: setup ## ansible-test sanity, offline
+	@bash tests/tools/run-tests.sh sanity
+
+unit: setup ## pytest tests/unit
+	@bash tests/tools/run-tests.sh unit
+
+integration: setup ## pytest tests/integration against moto and the local control plane
+	@bash tests/tools/run-tests.sh integration
+
+molecule: setup ## every molecule scenario on the local stack
+	@bash tests/tools/run-tests.sh molecule
+
+collection: setup ## build the collection tarball into build/dist
+	@ansible-galaxy collection build --force --output-path build/dist .
+
+demo: setup ## the whole site.yml against the local sandbox, twice (the second run changes nothing)
+	@bash tests/tools/demo.sh
+
+demo-down: sandbox-down ## stop the sandbox the demo started
+
+sandbox-up: setup ## start emulated AWS and the local control plane; writes .sandbox/env
+	@$(SANDBOX) up
+
+sandbox-down: ## stop exactly what sandbox-up started
+	@if [ -x $(PY) ]; then $(SANDBOX) down; else echo "sandbox: nothing to stop"; fi
+
+sandbox-status: ## exit 0 only while emulated AWS and the control plane answer
+	@$(SANDBOX) status
+
+cluster-up: setup ## start only the local Kubernetes control plane (.sandbox/kubeconfig)
+	@$(SANDBOX) up --only kube
+
+cluster-down: ## stop only the local Kubernetes control plane
+	@if [ -x $(PY) ]; then $(SANDBOX) down --only kube; else echo "sandbox: nothing to stop"; fi
+
+clean: sandbox-down ## remove build output (keeps .venv and the tool cache)
+	rm -rf build/dist build/ansible-test tests/output .pytest_cache
