@@ -86,11 +86,15 @@ def write_text(path, text, mode=0o644):
 def process_alive(pid, program):
     """True while PID runs and its command line still names PROGRAM (guards against PID reuse)."""
     try:
+        with open("/proc/%d/stat" % pid) as handle:
+            if handle.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                return False
         with open("/proc/%d/cmdline" % pid, "rb") as handle:
             cmdline = handle.read().replace(b"\0", b" ").decode(errors="replace")
-    except (OSError, ValueError):
+    except (OSError, ValueError, IndexError):
         return False
-    return program in cmdline
+    # A process caught between fork and exec shows an empty command line for a moment.
+    return program in cmdline or cmdline == ""
 
 
 def stop_process(pid, program, timeout=15):
