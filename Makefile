@@ -6,8 +6,9 @@ SHELL := /bin/bash
 VENV ?= $(CURDIR)/.venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
-SANDBOX := $(PY) tests/tools/sandbox.py
+SANDBOX := $(PY) tests/tools/sandbox.py --dir $(SANDBOX_DIR)
 INVENTORY ?= inventories/sandbox
+SANDBOX_DIR ?= $(CURDIR)/.sandbox
 
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg

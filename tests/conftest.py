@@ -53,7 +53,7 @@ def repo_root():
 def run(argv, env, cwd=REPO_ROOT, check=True, timeout=900, input=None):
     """Run a command, returning CompletedProcess with text stdout+stderr combined."""
     proc = subprocess.run(argv, env=env, cwd=cwd, input=input, text=True, timeout=timeout,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                          check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if check and proc.returncode != 0:
         raise AssertionError("%s exited %d:\n%s" % (" ".join(argv), proc.returncode, proc.stdout[-6000:]))
     return proc

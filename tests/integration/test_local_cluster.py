@@ -4,7 +4,6 @@ Each test states a behaviour a role relies on and checks it against the running 
 """
 
 import json
-import os
 import textwrap
 import time
 
@@ -98,11 +97,13 @@ def test_scheduler_honours_gpu_taint_toleration_and_extended_resource(kube_clust
         def phase(name):
             return kjson(kube_cluster, "get", "pod", name, "-n", "sched")
 
-        trainer = wait_until(lambda: (lambda p: p if p["status"].get("phase") == "Running" else None)(phase("trainer")),
-                             "the GPU pod to run")
+        def running(name):
+            pod = phase(name)
+            return pod if pod["status"].get("phase") == "Running" else None
+
+        trainer = wait_until(lambda: running("trainer"), "the GPU pod to run")
         assert trainer["spec"]["nodeName"] == "gpu-a"
-        web = wait_until(lambda: (lambda p: p if p["status"].get("phase") == "Running" else None)(phase("web")),
-                         "the plain pod to run")
+        web = wait_until(lambda: running("web"), "the plain pod to run")
         assert web["spec"]["nodeName"].startswith("core-")
 
         def unschedulable():

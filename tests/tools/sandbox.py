@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The local sandbox: emulated AWS (moto server) and a real Kubernetes control plane.
 
 Everything listens on 127.0.0.1 only. State lives in one directory (``.sandbox/`` for
@@ -378,7 +377,7 @@ class Cluster:
     def binaries():
         if not os.path.exists(K8S_BUILD):
             raise SandboxError("missing %s" % K8S_BUILD)
-        proc = subprocess.run(["bash", K8S_BUILD], stdout=subprocess.PIPE, text=True)
+        proc = subprocess.run(["bash", K8S_BUILD], check=False, stdout=subprocess.PIPE, text=True)
         if proc.returncode != 0:
             raise SandboxError("building the control plane failed (see messages above)")
         return proc.stdout.strip().splitlines()[-1]
@@ -392,7 +391,7 @@ class Cluster:
 
     def kubectl_run(self, *args, stdin=None):
         proc = subprocess.run([self.kubectl(), "--kubeconfig", self.kubeconfig_path] + list(args),
-                              input=stdin, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                              input=stdin, text=True, check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         if proc.returncode != 0:
             raise SandboxError("kubectl %s failed: %s" % (" ".join(args), proc.stdout.strip()))
         return proc.stdout
@@ -412,7 +411,10 @@ class Cluster:
         for identity in ("controller-manager", "scheduler", "kwok"):
             write_text(os.path.join(self.dir, identity + ".kubeconfig"), self.pki.kubeconfig(server, identity), mode=0o600)
         write_text(self.kubeconfig_path, self.pki.kubeconfig(server, "admin", inline=True), mode=0o600)
-        kc = lambda identity: os.path.join(self.dir, identity + ".kubeconfig")  # noqa: E731
+
+        def kc(identity):
+            return os.path.join(self.dir, identity + ".kubeconfig")
+
         service_ip_range = SERVICE_CIDR
 
         commands = {
@@ -523,7 +525,7 @@ class Cluster:
 
         def ready():
             nodes = subprocess.run([self.kubectl(), "--kubeconfig", self.kubeconfig_path, "get", "nodes", "-o", "json"],
-                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                                   check=False, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             if nodes.returncode != 0:
                 return False
             ready_nodes = [n for n in json.loads(nodes.stdout)["items"]
@@ -532,7 +534,7 @@ class Cluster:
                 return False
             # Pods are only admitted once the controller-manager has made the default service account.
             account = subprocess.run([self.kubectl(), "--kubeconfig", self.kubeconfig_path, "get", "serviceaccount", "default",
-                                      "-n", "default", "-o", "name"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                      "-n", "default", "-o", "name"], check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             return account.returncode == 0
 
         wait_for(ready, "fake nodes and the default service account", max(1, deadline - time.time()),
@@ -614,7 +616,7 @@ class Sandbox:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("command", choices=["up", "down", "status", "env"])
     parser.add_argument("--only", choices=["aws", "kube", "all"], default="all", help="which part of the sandbox")
     parser.add_argument("--dir", default=DEFAULT_DIR, help="state directory (default: .sandbox/)")

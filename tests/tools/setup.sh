@@ -81,16 +81,17 @@ ln -sfn ../../../.. build/collections/ansible_collections/mlops/eks_platform
 
 # --- ansible-test sanity works offline: it would download get-pip.py from the internet -------
 getpip="$HOME/.ansible/test/cache/get_pip_24_2.py"
-if [ ! -f "$getpip" ]; then
-  mkdir -p "$(dirname "$getpip")"
-  cat > "$getpip" <<'PY'
-# Offline stand-in for get-pip.py used by ansible-test: bootstrap pip from the
-# interpreter's bundled wheel instead of downloading it.
+mkdir -p "$(dirname "$getpip")"
+cat > "$getpip.new" <<'PY'
+# Offline stand-in for get-pip.py, which ansible-test would download from the internet:
+# bootstrap pip from the interpreter's bundled wheel, then install what was asked for
+# (get-pip's own --no-setuptools/--no-wheel switches mean nothing to pip install).
 import subprocess, sys
 subprocess.check_call([sys.executable, "-m", "ensurepip", "--upgrade"])
-sys.exit(subprocess.call([sys.executable, "-m", "pip"] + [a for a in sys.argv[1:] if not a.startswith("--disable-pip")]))
+args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
+sys.exit(subprocess.call([sys.executable, "-m", "pip", "install"] + args))
 PY
-fi
+mv "$getpip.new" "$getpip"
 
 # --- the local Kubernetes control plane (cached under ~/.cache, keyed by version) ----------
 bash tests/tools/k8s/build.sh >/dev/null
