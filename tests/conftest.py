@@ -20,7 +20,8 @@ sys.path.insert(0, os.path.join(REPO_ROOT, "build", "collections"))
 import sandbox as sandbox_tool  # noqa: E402
 
 VENV_BIN = os.path.dirname(sys.executable)
-TEST_SANDBOX_DIR = os.path.join(REPO_ROOT, "build", "test-sandbox")
+# Overridable so that two test runs on one machine do not share (and stop) one sandbox.
+TEST_SANDBOX_DIR = os.environ.get("MLOPS_TEST_SANDBOX_DIR") or os.path.join(REPO_ROOT, "build", "test-sandbox")
 
 
 def _base_env():

@@ -32,6 +32,7 @@ import urllib.request
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_DIR = os.path.join(REPO_ROOT, ".sandbox")
 K8S_BUILD = os.path.join(REPO_ROOT, "tests", "tools", "k8s", "build.sh")
+MOTO_SERVER = os.path.join(REPO_ROOT, "tests", "tools", "moto_server.py")
 
 AWS_REGION = "eu-west-1"
 # Fake credentials: moto accepts anything; these make accidental use against real AWS fail.
@@ -189,12 +190,13 @@ class Moto:
             log("moto server already running on %s (pid %d)" % (self.endpoint, self.pid))
             return
         self.down(quiet=True)
-        server = shutil.which(self.program, path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
-        if not server:
-            raise SandboxError("moto_server not found: run `make setup` (it installs moto[server])")
+        try:
+            import moto.server  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel
+        except ImportError:
+            raise SandboxError("moto[server] is not installed: run `make setup`")
         port = free_port()
         env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true")
-        pid = spawn([server, "-H", "127.0.0.1", "-p", str(port)], self.log_file, env=env)
+        pid = spawn([sys.executable, MOTO_SERVER, "-H", "127.0.0.1", "-p", str(port)], self.log_file, env=env)
         write_text(self.pid_file, "%d\n" % pid)
         write_text(self.port_file, "%d\n" % port)
         wait_for(self.answers, "moto server on port %d" % port, timeout, self.log_file, pid, self.program)

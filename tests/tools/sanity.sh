@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
-tree=$ROOT/build/ansible-test/ansible_collections
+tree=${MLOPS_SANITY_DIR:-$ROOT/build/ansible-test}/ansible_collections
 dest=$tree/mlops/eks_platform
 site=$(python -c 'import ansible_collections, os; print([p for p in ansible_collections.__path__ if "site-packages" in p][0])')
 

@@ -21,8 +21,10 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 
 # --- system tools the tests use as oracles or builders ------------------------------------
 missing_pkgs=()
-command -v ssh-keygen >/dev/null || missing_pkgs+=(openssh-client)
-command -v git >/dev/null || missing_pkgs+=(git)
+while read -r cmd pkg; do
+  case $cmd in ''|'#'*) continue ;; esac
+  command -v "$cmd" >/dev/null || missing_pkgs+=("$pkg")
+done < tests/tools/debian-packages.txt
 if [ ${#missing_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     say "installing Debian packages: ${missing_pkgs[*]}"

@@ -1,0 +1,1 @@
+"""Patches to the moto emulator used by the sandbox. Each module exposes ``apply()``."""
