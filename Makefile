@@ -6,7 +6,7 @@ SHELL := /bin/bash
 VENV ?= $(CURDIR)/.venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
-SANDBOX := $(PY) tests/tools/sandbox.py --dir $(SANDBOX_DIR)
+SANDBOX = $(PY) tests/tools/sandbox.py --dir $(SANDBOX_DIR)
 INVENTORY ?= inventories/sandbox
 SANDBOX_DIR ?= $(CURDIR)/.sandbox
 

@@ -81,3 +81,30 @@ def test_make_sandbox_status_fails_when_nothing_answers(tmp_path):
                             check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
     assert result.returncode != 0
     assert "aws: down" in result.stdout and "kube: down" in result.stdout
+
+
+def make(target, state_dir):
+    return subprocess.run(["make", "-s", target, "SANDBOX_DIR=%s" % state_dir], cwd=REPO_ROOT, check=False,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
+
+
+@pytest.mark.k8s
+def test_make_targets_start_once_and_stop_exactly_what_they_started(tmp_path):
+    first = make("sandbox-up", tmp_path)
+    try:
+        assert first.returncode == 0, first.stdout
+        env = (tmp_path / "env").read_text()
+        assert "export AWS_ENDPOINT_URL=" in env and "export KUBECONFIG=%s" % (tmp_path / "kubeconfig") in env
+        state = (tmp_path / "cluster" / "state.json").read_text()
+        second = make("sandbox-up", tmp_path)
+        assert second.returncode == 0, second.stdout
+        assert "moto server already running" in second.stdout and "control plane already running" in second.stdout
+        assert (tmp_path / "cluster" / "state.json").read_text() == state
+        assert make("sandbox-status", tmp_path).returncode == 0
+    finally:
+        down = make("sandbox-down", tmp_path)
+    assert down.returncode == 0, down.stdout
+    assert "control plane stopped (kwok, kube-scheduler, kube-controller-manager, kube-apiserver, etcd)" in down.stdout
+    assert make("sandbox-status", tmp_path).returncode != 0
+    again = make("sandbox-down", tmp_path)
+    assert again.returncode == 0 and "was not running" in again.stdout
