@@ -18,7 +18,7 @@ export ANSIBLE_HOME := $(CURDIR)/build/ansible-home
 export ANSIBLE_NOCOLOR := 1
 
 .PHONY: help setup test lint sanity unit integration molecule collection demo demo-down \
-        sandbox-up sandbox-down sandbox-status cluster-up cluster-down clean
+        sandbox-up sandbox-down sandbox-status cluster-up cluster-down clean bench-images images
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -66,6 +66,12 @@ cluster-up: setup ## start only the local Kubernetes control plane (.sandbox/kub
 
 cluster-down: ## stop only the local Kubernetes control plane
 	@if [ -x $(PY) ]; then $(SANDBOX) down --only kube; else echo "sandbox: nothing to stop"; fi
+
+images: setup ## build images/mlflow and images/trainer from a local Debian base through playbooks/images.yml and prove them (5-10 min)
+	@$(PY) bench/build_images.py
+
+bench-images: setup ## benchmark ecr_image: first build+push against the unchanged re-run (one registry lookup)
+	@$(PY) bench/images.py
 
 clean: sandbox-down ## remove build output (keeps .venv and the tool cache)
 	rm -rf build/dist build/ansible-test tests/output .pytest_cache
