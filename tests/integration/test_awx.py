@@ -61,6 +61,6 @@ def test_job_templates_reference_existing_playbooks_and_inventories():
         group_vars = os.path.join(REPO_ROOT, os.path.dirname(inventory["source_path"]), "group_vars",
                                   inventory["environment"], "main.yml")
         assert load(group_vars)["platform_environment"] == inventory["environment"]
-    survey_vars = {config[k]["variable"] for k in ("awx_survey_environment", "awx_survey_image_tag",
-                                                    "awx_survey_teardown_confirm")}
+    surveys = ("awx_survey_environment", "awx_survey_image_tag", "awx_survey_teardown_confirm")
+    survey_vars = {config[k]["variable"] for k in surveys}
     assert survey_vars == {"target_environment", "platform_image_tag", "teardown_confirm"}
