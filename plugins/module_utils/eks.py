@@ -113,6 +113,11 @@ def addon_version_key(version):
 # ---------------------------------------------------------------------------------------------
 # Waiting
 # ---------------------------------------------------------------------------------------------
+def poll_interval(params):
+    """Seconds between two polls of a wait: the module's wait_interval, else DEFAULT_DELAY."""
+    return params.get("wait_interval") or DEFAULT_DELAY
+
+
 def wait_until(fetch, done, what, timeout, delay=DEFAULT_DELAY, failed=None, sleep=time.sleep, clock=time.monotonic):
     """Poll fetch() until done(value); EksError when failed(value) or after timeout seconds. Checks first."""
     deadline = clock() + timeout
@@ -335,6 +340,7 @@ def ensure_cluster(client, params, check_mode, sleep=time.sleep):
     """Create or update the control plane. Returns (changed, cluster, actions)."""
     name = params["name"]
     timeout = params.get("wait_timeout", 2400)
+    delay = poll_interval(params)
     cluster = get_cluster(client, name)
     if cluster is None:
         if check_mode:
@@ -346,11 +352,11 @@ def ensure_cluster(client, params, check_mode, sleep=time.sleep):
         request = create_cluster_request(params)
         cluster = aws_call("create cluster %s" % name, client.create_cluster, aws_retry=True, **request)["cluster"]
         if params.get("wait", True):
-            cluster = wait_cluster(client, name, timeout, sleep=sleep)
+            cluster = wait_cluster(client, name, timeout, sleep=sleep, delay=delay)
         return True, cluster, ["create cluster %s" % name]
 
     if cluster.get("status") in ("CREATING", "UPDATING") and not check_mode:
-        cluster = wait_cluster(client, name, timeout, sleep=sleep)
+        cluster = wait_cluster(client, name, timeout, sleep=sleep, delay=delay)
     elif cluster.get("status") not in ("ACTIVE", "CREATING", "UPDATING"):
         raise EksError("Cluster %s is %s; it can only be changed when ACTIVE." % (name, cluster.get("status")))
 
@@ -361,8 +367,8 @@ def ensure_cluster(client, params, check_mode, sleep=time.sleep):
         for description, method, request in plan:
             update = aws_call("update %s of cluster %s" % (description, name), getattr(client, method),
                               aws_retry=True, **request)["update"]
-            wait_for_update(client, name, update, timeout, sleep=sleep)
-            wait_cluster(client, name, timeout, sleep=sleep)
+            wait_for_update(client, name, update, timeout, sleep=sleep, delay=delay)
+            wait_cluster(client, name, timeout, sleep=sleep, delay=delay)
     tag_arn = cluster["arn"]
     if sync_tags(client, tag_arn, cluster.get("tags"), params.get("tags"), params.get("purge_tags", True), check_mode):
         changed = True
@@ -389,7 +395,7 @@ def delete_cluster(client, params, check_mode, sleep=time.sleep):
         aws_call("delete cluster %s" % name, client.delete_cluster, aws_retry=True, name=name)
     if params.get("wait", True) and not check_mode:
         wait_until(lambda: get_cluster(client, name), lambda c: c is None, "cluster %s to be deleted" % name, timeout,
-                   sleep=sleep)
+                   delay=poll_interval(params), sleep=sleep)
     return cluster.get("status") != "DELETING", ["delete cluster %s" % name]
 
 
@@ -609,6 +615,7 @@ def ensure_nodegroup(client, params, check_mode, sleep=time.sleep):
     """Create or update a managed node group. Returns (changed, nodegroup, actions)."""
     cluster_name, name = params["cluster_name"], params["name"]
     timeout = params.get("wait_timeout", 2400)
+    delay = poll_interval(params)
     nodegroup = get_nodegroup(client, cluster_name, name)
     if nodegroup is None:
         check_scaling(params)
@@ -621,11 +628,11 @@ def ensure_nodegroup(client, params, check_mode, sleep=time.sleep):
         nodegroup = aws_call("create node group %s" % name, client.create_nodegroup, aws_retry=True,
                              **request)["nodegroup"]
         if params.get("wait", True):
-            nodegroup = wait_nodegroup(client, cluster_name, name, timeout, sleep=sleep)
+            nodegroup = wait_nodegroup(client, cluster_name, name, timeout, sleep=sleep, delay=delay)
         return True, nodegroup, ["create node group %s" % name]
 
     if nodegroup.get("status") in ("CREATING", "UPDATING") and not check_mode:
-        nodegroup = wait_nodegroup(client, cluster_name, name, timeout, sleep=sleep)
+        nodegroup = wait_nodegroup(client, cluster_name, name, timeout, sleep=sleep, delay=delay)
     cluster = get_cluster(client, cluster_name) or {}
     plan = plan_nodegroup_updates(nodegroup, params, cluster.get("version"))
     actions = [step[0] for step in plan]
@@ -634,8 +641,8 @@ def ensure_nodegroup(client, params, check_mode, sleep=time.sleep):
         for description, method, request in plan:
             update = aws_call("update %s of node group %s" % (description, name), getattr(client, method),
                               aws_retry=True, **request)["update"]
-            wait_for_update(client, cluster_name, update, timeout, nodegroup=name, sleep=sleep)
-            wait_nodegroup(client, cluster_name, name, timeout, sleep=sleep)
+            wait_for_update(client, cluster_name, update, timeout, nodegroup=name, sleep=sleep, delay=delay)
+            wait_nodegroup(client, cluster_name, name, timeout, sleep=sleep, delay=delay)
     if sync_tags(client, nodegroup["nodegroupArn"], nodegroup.get("tags"), params.get("tags"),
                  params.get("purge_tags", True), check_mode):
         changed = True
@@ -658,7 +665,8 @@ def delete_nodegroup(client, params, check_mode, sleep=time.sleep):
                  nodegroupName=name)
     if params.get("wait", True):
         wait_until(lambda: get_nodegroup(client, cluster_name, name), lambda g: g is None,
-                   "node group %s to be deleted" % name, params.get("wait_timeout", 2400), sleep=sleep)
+                   "node group %s to be deleted" % name, params.get("wait_timeout", 2400), delay=poll_interval(params),
+                   sleep=sleep)
     return changed
 
 

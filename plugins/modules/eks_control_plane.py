@@ -103,6 +103,13 @@ options:
     description: Seconds to wait for each step (creation, each update, deletion).
     type: int
     default: 2400
+  wait_interval:
+    description:
+      - Seconds between two status polls while waiting.
+      - The default suits real AWS, where creation takes minutes; a shorter interval helps where
+        provisioning is quick (the local sandbox).
+    type: int
+    default: 15
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -234,6 +241,7 @@ def main():
         purge_tags=dict(type="bool", default=True),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=2400),
+        wait_interval=dict(type="int", default=15),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     client = module.client("eks", retry_decorator=AWSRetry.jittered_backoff(catch_extra_error_codes=RETRY_CODES))

@@ -124,6 +124,13 @@ options:
     description: Seconds to wait for each step.
     type: int
     default: 2400
+  wait_interval:
+    description:
+      - Seconds between two status polls while waiting.
+      - The default suits real AWS, where creation takes minutes; a shorter interval helps where
+        provisioning is quick (the local sandbox).
+    type: int
+    default: 15
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -254,6 +261,7 @@ def main():
         purge_tags=dict(type="bool", default=True),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=2400),
+        wait_interval=dict(type="int", default=15),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
                               required_if=[["state", "present", ["min_size", "max_size"]]])
