@@ -19,7 +19,7 @@ description:
   - Enable it with C(callbacks_enabled = mlops.eks_platform.change_summary) in C(ansible.cfg)
     (the collection's own C(ansible.cfg) does).
 author:
-  - mlops.eks_platform contributors
+  - mlops.eks_platform maintainers (@mlops)
 options:
   max_tasks:
     description: At most this many changed tasks are listed per role; the count is always complete.
