@@ -30,8 +30,17 @@ if [ "$changed" != 0 ]; then
   exit 1
 fi
 cat <<EON
-The second run changed nothing.
-Sandbox: AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL, KUBECONFIG=$KUBECONFIG (source $SANDBOX_DIR/env to use them).
-What the collection deploys today is listed in the "Report the cluster layer" task above;
-the layers not yet in the collection are named there too. Stop the sandbox with: make demo-down
+The second run changed nothing (see its CHANGE SUMMARY above).
+
+Reach the UIs with these commands on EKS. In the sandbox they stop at the node: kwok's nodes have
+no kubelet, and kubectl port-forward goes through the kubelet, so nothing answers there.
+  source $SANDBOX_DIR/env
+  kubectl -n airflow port-forward svc/airflow-api-server 8080:8080   # Airflow: http://localhost:8080/
+  kubectl -n mlflow port-forward svc/mlflow 5000:5000                # MLflow:  http://localhost:5000/
+The Airflow admin password is in Secrets Manager (named in the summary above):
+  aws secretsmanager get-secret-value --secret-id <name> --query SecretString
+Not run in the sandbox, with the reason: building the images (their base images are on Docker Hub,
+unreachable offline; \`make images\` builds mlflow and trainer from a local Debian base instead) and
+the official Airflow chart (not downloadable offline; the tests install its values through a stand-in).
+Sandbox: AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL, KUBECONFIG=$KUBECONFIG. Stop it with: make demo-down
 EON

@@ -1,0 +1,105 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""site.yml overlaps the long AWS waits (playbooks/site.yml, the roles' stage entry points).
+
+One run of the cluster and data layers of site.yml on a stack of its own whose emulated AWS
+takes time to provision (MLOPS_MOTO_DELAYS) and logs every request (MLOPS_MOTO_REQUEST_LOG).
+The order of the AWS requests shows the overlap, whatever the speed of the machine:
+
+* the RDS instances and the EFS file system are created while the control plane is still being
+  created (before the first call that needs it ACTIVE);
+* the GPU node group is created before the core node group has been waited for, so the two
+  come up together;
+* every wait really polled (the resources reported their creating states first).
+
+How much time that saves is measured by `make bench` (bench/deploy.py), not here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+
+import pytest
+
+pytestmark = [pytest.mark.aws, pytest.mark.k8s]
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SANDBOX = os.path.join(REPO_ROOT, "tests", "tools", "sandbox.py")
+
+# Long enough that a poll sees each resource creating; short enough for CI.
+DELAYS = "eks_cluster=6,eks_nodegroup=4,rds_instance=4,efs_file_system=2"
+
+
+@pytest.fixture(scope="module")
+def overlapped_run(tmp_path_factory, ansible_env, run_cmd):
+    root = str(tmp_path_factory.mktemp("overlap-sbx"))
+    log = os.path.join(root, "requests.jsonl")
+    env = dict(ansible_env, MLOPS_MOTO_DELAYS=DELAYS, MLOPS_MOTO_REQUEST_LOG=log)
+    cli = [sys.executable, SANDBOX, "--dir", root]
+    run_cmd(cli + ["up"], env, timeout=300)
+    try:
+        with open(os.path.join(root, "env")) as handle:
+            for line in handle:
+                match = re.match(r"^export (\w+)=(.*)$", line.strip())
+                if match:
+                    env[match.group(1)] = match.group(2).strip("'\"")
+        result = run_cmd(["ansible-playbook", "site.yml", "-i", "inventories/sandbox", "--tags", "cluster,data"],
+                         env, check=False, timeout=1800)
+        with open(log) as handle:
+            requests = [json.loads(line) for line in handle if line.strip()]
+        yield result, requests
+    finally:
+        run_cmd(cli + ["down"], env, check=False)
+
+
+def _indexes(requests, action, path_contains=""):
+    return [i for i, r in enumerate(requests)
+            if r["action"] == action and path_contains in (r.get("path") or "") and r["status"] < 400]
+
+
+def test_the_run_converges(overlapped_run):
+    result, _ = overlapped_run
+    assert result.returncode == 0, result.stdout[-4000:]
+    recap = re.search(r"localhost\s+:\s+ok=\d+\s+changed=(\d+).*failed=(\d+)", result.stdout)
+    assert recap and int(recap.group(1)) > 0 and recap.group(2) == "0", result.stdout[-2000:]
+
+
+def test_database_and_file_system_start_while_the_control_plane_is_created(overlapped_run):
+    _, requests = overlapped_run
+    create_cluster = _indexes(requests, "CreateCluster")
+    create_db = _indexes(requests, "CreateDBInstance")
+    create_fs = _indexes(requests, "CreateFileSystem")
+    # The first call that needs an ACTIVE control plane: IRSA's OIDC provider, then the add-ons.
+    needs_active = _indexes(requests, "CreateOpenIDConnectProvider") + _indexes(requests, "CreateAddon")
+    assert len(create_cluster) == 1 and len(create_db) == 1 and len(create_fs) == 1, (
+        create_cluster, create_db, create_fs)
+    assert needs_active, "no request needed the control plane ACTIVE"
+    assert create_cluster[0] < create_db[0] < min(needs_active), "RDS was not started while EKS was creating"
+    assert create_cluster[0] < create_fs[0] < min(needs_active), "EFS was not created while EKS was creating"
+
+
+def test_core_and_gpu_node_groups_come_up_together(overlapped_run):
+    _, requests = overlapped_run
+    creates = _indexes(requests, "CreateNodegroup")
+    assert len(creates) == 2, "expected the core and the GPU node group to be created once each"
+    # The add-ons that run on nodes are installed once the core node group is ACTIVE: both node
+    # groups must have been created before that, and the core group's wait must have polled.
+    node_addons = [i for i in _indexes(requests, "CreateAddon") if i > creates[0]]
+    assert node_addons, "no add-on installed after the core node group"
+    assert creates[1] < node_addons[0], "the GPU node group was created only after the core one was ready"
+    polls_between = [i for i in _indexes(requests, "DescribeNodegroup") if creates[1] < i < node_addons[0]]
+    assert len(polls_between) >= 2, "the node groups were not waited for (the emulator's delay was not seen)"
+
+
+def test_every_long_wait_polled(overlapped_run):
+    _, requests = overlapped_run
+    create_cluster = _indexes(requests, "CreateCluster")[0]
+    create_db = _indexes(requests, "CreateDBInstance")[0]
+    cluster_polls = [i for i in _indexes(requests, "DescribeCluster") if i > create_cluster]
+    db_polls = [i for i in _indexes(requests, "DescribeDBInstances") if i > create_db]
+    assert len(cluster_polls) >= 2, "the control plane was never polled while creating"
+    assert len(db_polls) >= 2, "the database was never polled while creating"
