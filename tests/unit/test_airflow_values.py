@@ -28,10 +28,20 @@ VENV_BIN = os.path.dirname(sys.executable)
 DAG_MODES = ["gitsync", "gitbundle", "efs"]
 EXECUTORS = ["KubernetesExecutor", "CeleryExecutor"]
 
+
+def _throwaway_deploy_key():
+    """A real Ed25519 key made for this run: validate.yml parses the key before anything else."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()).decode()
+
+
 BASE_VARS = {
     "airflow_helm_cluster_name": "unit-eks",
     "airflow_helm_git_repo": "git@github.com:example/mlops-dags.git",
-    "airflow_helm_git_ssh_key": "not-a-real-key-the-values-never-see-it",
+    "airflow_helm_git_ssh_key": _throwaway_deploy_key(),
     "airflow_helm_git_known_hosts": "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl",
     "airflow_helm_dags_pvc": "airflow-dags",
     "airflow_helm_oidc_provider_arn": "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/UNIT",
