@@ -45,6 +45,9 @@ sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "tools"))
 
 import sandbox as sandbox_tool  # noqa: E402  pylint: disable=wrong-import-position
 
+sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "integration"))
+import platform_state  # noqa: E402  pylint: disable=wrong-import-position
+
 GIT_REPO = "git@github.com:example/mlops-dags.git"
 KNOWN_HOSTS = "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
 
@@ -407,6 +410,28 @@ def _collect_kube(kubectl, helm):
 
 # --- the run ------------------------------------------------------------------------------------
 
+def _teardown(env, state, fresh):
+    """After the scans, the same deployment is torn down (tests/integration/test_teardown_clean.py):
+    teardown.yml without confirmation, then with it, with a listing of the account and the
+    cluster after each step. Sharing the deployment saves a whole site.yml run."""
+    def teardown(*extra):
+        argv = [os.path.join(VENV_BIN, "ansible-playbook"), os.path.join("playbooks", "teardown.yml"),
+                "-i", "inventories/sandbox"]
+        for item in extra:
+            argv += ["-e", item]
+        started = time.time()
+        proc = subprocess.run(argv, env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, timeout=2400, check=False)
+        return proc.returncode, proc.stdout[-6000:], time.time() - started
+
+    deployed = state()
+    refused_rc, refused_out, _seconds = teardown()
+    refused = state()
+    rc, out, seconds = teardown("teardown_confirm=sandbox")
+    return {"fresh": fresh, "deployed": deployed, "refused_rc": refused_rc, "refused_out": refused_out,
+            "refused": refused, "rc": rc, "out": out, "seconds": seconds, "after": state()}
+
+
 def _capture():
     started = time.time()
     work = tempfile.mkdtemp(prefix="mlops-security-")
@@ -426,6 +451,16 @@ def _capture():
         with os.fdopen(fd, "w") as handle:
             json.dump({"airflow_helm_dags_mode": "gitsync", "airflow_helm_git_repo": GIT_REPO,
                        "airflow_helm_git_known_hosts": KNOWN_HOSTS, "airflow_helm_git_ssh_key": deploy["pasted"]}, handle)
+        def boto(service):
+            return boto3.client(service, endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"],
+                                aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+
+        def state():
+            return (platform_state.aws_resources(boto)
+                    + platform_state.kube_objects(os.path.join(VENV_BIN, "kubectl"), box.cluster.kubeconfig_path,
+                                                  os.path.join(VENV_BIN, "helm"), env=env))
+
+        fresh = state()
         # File times have a granularity; a second of margin keeps an early write in the window.
         run_start = time.time() - 1
         playbook_started = time.time()
@@ -440,10 +475,6 @@ def _capture():
         recap = re.findall(rb"^localhost\s+:.*$", proc.stdout, re.M)
         # -vvv shows each task's connection and module invocation; the scan means little without.
         verbose = b"ESTABLISH LOCAL CONNECTION" in proc.stdout and b"invocation" in proc.stdout
-
-        def boto(service):
-            return boto3.client(service, endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"],
-                                aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
 
         def kubectl(*args):
             return _run([os.path.join(VENV_BIN, "kubectl")] + list(args), env)
@@ -468,7 +499,9 @@ def _capture():
         scan = scan_places(secrets, deploy["shared_lines"], places, roots, run_start, skip)
         scan["seconds"] = time.time() - scan_started
         scan["roots"] = roots
+        teardown = _teardown(env, state, fresh)
         return {
+            "teardown": teardown,
             "playbook_seconds": playbook_seconds,
             "recap": recap[-1].decode() if recap else "",
             "stdout_lines": proc.stdout.count(b"\n"),
