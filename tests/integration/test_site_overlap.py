@@ -62,14 +62,14 @@ def _indexes(requests, action, path_contains=""):
 
 
 def test_the_run_converges(overlapped_run):
-    result, _ = overlapped_run
+    result, _requests = overlapped_run
     assert result.returncode == 0, result.stdout[-4000:]
     recap = re.search(r"localhost\s+:\s+ok=\d+\s+changed=(\d+).*failed=(\d+)", result.stdout)
     assert recap and int(recap.group(1)) > 0 and recap.group(2) == "0", result.stdout[-2000:]
 
 
 def test_database_and_file_system_start_while_the_control_plane_is_created(overlapped_run):
-    _, requests = overlapped_run
+    requests = overlapped_run[1]
     create_cluster = _indexes(requests, "CreateCluster")
     create_db = _indexes(requests, "CreateDBInstance")
     create_fs = _indexes(requests, "CreateFileSystem")
@@ -83,7 +83,7 @@ def test_database_and_file_system_start_while_the_control_plane_is_created(overl
 
 
 def test_core_and_gpu_node_groups_come_up_together(overlapped_run):
-    _, requests = overlapped_run
+    requests = overlapped_run[1]
     creates = _indexes(requests, "CreateNodegroup")
     assert len(creates) == 2, "expected the core and the GPU node group to be created once each"
     # The add-ons that run on nodes are installed once the core node group is ACTIVE: both node
@@ -96,7 +96,7 @@ def test_core_and_gpu_node_groups_come_up_together(overlapped_run):
 
 
 def test_every_long_wait_polled(overlapped_run):
-    _, requests = overlapped_run
+    requests = overlapped_run[1]
     create_cluster = _indexes(requests, "CreateCluster")[0]
     create_db = _indexes(requests, "CreateDBInstance")[0]
     cluster_polls = [i for i in _indexes(requests, "DescribeCluster") if i > create_cluster]

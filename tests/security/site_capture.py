@@ -451,6 +451,7 @@ def _capture():
         with os.fdopen(fd, "w") as handle:
             json.dump({"airflow_helm_dags_mode": "gitsync", "airflow_helm_git_repo": GIT_REPO,
                        "airflow_helm_git_known_hosts": KNOWN_HOSTS, "airflow_helm_git_ssh_key": deploy["pasted"]}, handle)
+
         def boto(service):
             return boto3.client(service, endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"],
                                 aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
