@@ -41,6 +41,7 @@ import pytest
 import yaml
 
 import platform_state
+from figures import write_figures
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -185,18 +186,6 @@ def _state(client, kube):
                                           os.path.join(venv_bin, "helm"), env=kube.env))
 
 
-def _write_figures(request, lines):
-    reporter = request.config.pluginmanager.getplugin("terminalreporter")
-    capture = request.config.pluginmanager.getplugin("capturemanager")
-    if capture is None or reporter is None:
-        print("\n".join(lines))
-        return
-    with capture.global_and_fixture_disabled():
-        reporter.write("\n")
-        for line in lines:
-            reporter.write_line(line)
-
-
 @pytest.fixture(scope="module")
 def bad_input(local_stack, run_cmd, tmp_path_factory, request):
     import boto3
@@ -229,7 +218,7 @@ def bad_input(local_stack, run_cmd, tmp_path_factory, request):
     assert proc.returncode == 0 and results_path.exists(), proc.stdout[-6000:]
     results = json.loads(results_path.read_text())
     roles = sorted({case["role"] for case in CASES})
-    _write_figures(request, [
+    write_figures(request, [
         "bad input: %d cases over %d roles and the %s module (%s) refused in %.1f s (one ansible-playbook run); "
         "%d emulated AWS resources and %d cluster objects listed before and after"
         % (len(CASES), len([r for r in roles if r != MODULE]), MODULE, ", ".join(r for r in roles if r != MODULE),
@@ -336,5 +325,5 @@ def test_subnets_in_one_zone_are_refused_after_a_read_only_lookup(aws, run_cmd, 
     assert proc.returncode != 0
     assert "eks_cluster_subnet_ids" in out and "at least two availability zones" in out, out[-3000:]
     assert platform_state.difference(before, platform_state.aws_resources(aws.client)) == {"added": [], "removed": []}
-    _write_figures(request, ["bad input: 2 subnets of one zone (eks_cluster_subnet_ids) refused after a "
+    write_figures(request, ["bad input: 2 subnets of one zone (eks_cluster_subnet_ids) refused after a "
                              "read-only lookup, %d AWS resources unchanged" % len(before)])

@@ -34,6 +34,8 @@ import urllib.parse
 
 import pytest
 
+from figures import write_figures
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "security"))
 
@@ -56,18 +58,6 @@ EXPECTED_GENERATED = [
     "deploy key (as generated)",
     "deploy key (as pasted: CRLF, no final newline)",
 ]
-
-
-def write_figures(request, lines):
-    reporter = request.config.pluginmanager.getplugin("terminalreporter")
-    capture = request.config.pluginmanager.getplugin("capturemanager")
-    if capture is None or reporter is None:
-        print("\n".join(lines))
-        return
-    with capture.global_and_fixture_disabled():
-        reporter.write("\n")
-        for line in lines:
-            reporter.write_line(line)
 
 
 @pytest.fixture(scope="module")

@@ -43,6 +43,8 @@ import tempfile
 import time
 
 import pytest
+
+from figures import write_figures
 import yaml
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -78,18 +80,6 @@ for item in json.load(sys.stdin):
                     "detail": finding.detail if isinstance(finding.detail, str) else json.dumps(finding.detail)})
 json.dump(out, sys.stdout)
 """
-
-
-def write_figures(request, lines):
-    reporter = request.config.pluginmanager.getplugin("terminalreporter")
-    capture = request.config.pluginmanager.getplugin("capturemanager")
-    if capture is None or reporter is None:
-        print("\n".join(lines))
-        return
-    with capture.global_and_fixture_disabled():
-        reporter.write("\n")
-        for line in lines:
-            reporter.write_line(line)
 
 
 @pytest.fixture(scope="module")

@@ -30,6 +30,7 @@ import sys
 import pytest
 
 import platform_state
+from figures import write_figures
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "security"))
@@ -62,18 +63,6 @@ def _namespaces(listing):
     return {r[2].strip("/") for r in listing if r[0] == "k8s" and r[1] == "Namespace"}
 
 
-def _figures(request, lines):
-    reporter = request.config.pluginmanager.getplugin("terminalreporter")
-    capture = request.config.pluginmanager.getplugin("capturemanager")
-    if capture is None or reporter is None:
-        print("\n".join(lines))
-        return
-    with capture.global_and_fixture_disabled():
-        reporter.write("\n")
-        for line in lines:
-            reporter.write_line(line)
-
-
 def test_teardown_leaves_nothing_of_the_platform(request):
     run = site_capture.site_run()
     teardown = run["teardown"]
@@ -104,7 +93,7 @@ def test_teardown_leaves_nothing_of_the_platform(request):
         [r for r in fresh if r[0] not in ("k8s", "helm")])
     kube_count = len([r for r in deployed if r[0] in ("k8s", "helm")]) - len(
         [r for r in fresh if r[0] in ("k8s", "helm")])
-    _figures(request, [
+    write_figures(request, [
         "teardown: site.yml (%.0f s) added %d AWS resources (%d tagged by the platform) and %d cluster objects "
         "(namespaces %s); the unconfirmed teardown changed 0; teardown.yml (%.0f s) left %d tagged resources, "
         "%d added resources, %d platform namespaces, %d Helm releases (%d still waiting out an AWS deletion "
