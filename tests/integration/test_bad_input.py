@@ -45,6 +45,8 @@ from figures import write_figures
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "tools"))
+import sandbox as sandbox_tool  # noqa: E402  pylint: disable=wrong-import-position
 CASES_FILE = os.path.join(HERE, "bad_input_cases.yml")
 ROLES = ["eks_cluster", "gpu_nodes", "rds_metadata", "efs_dags", "mlflow_helm", "airflow_helm"]
 MODULE = "git_deploy_key"
@@ -187,7 +189,22 @@ def _state(client, kube):
 
 
 @pytest.fixture(scope="module")
-def bad_input(local_stack, run_cmd, tmp_path_factory, request):
+def bad_input(ansible_env, run_cmd, tmp_path_factory, request):
+    """The cases, on a stack of their own: what earlier tests left in the session's shared
+    cluster may still be settling (namespaces terminating), which would change the listings."""
+    box = sandbox_tool.Sandbox(str(tmp_path_factory.mktemp("bad-input-sbx")))
+    try:
+        box.moto.up()
+        box.cluster.up()
+        env = dict(ansible_env)
+        env.update(box.moto.env())
+        env.update(box.cluster.env())
+        yield _run_cases(env, box.cluster.kubeconfig_path, run_cmd, tmp_path_factory, request)
+    finally:
+        box.down()
+
+
+def _run_cases(env, kubeconfig, run_cmd, tmp_path_factory, request):
     import boto3
 
     work = tmp_path_factory.mktemp("bad-input")
@@ -201,20 +218,20 @@ def bad_input(local_stack, run_cmd, tmp_path_factory, request):
     playbook = work / "bad-input.yml"
     playbook.write_text(yaml.safe_dump(_playbook(str(results_path)), sort_keys=False, width=1000))
 
-    env = dict(local_stack.env)
-    aws_env = local_stack.aws.env()
+    aws_env = env
+    kube = types.SimpleNamespace(kubeconfig=kubeconfig, env=env)
 
     def client(name):
         return boto3.client(name, endpoint_url=aws_env["AWS_ENDPOINT_URL"], region_name=aws_env["AWS_REGION"],
                             aws_access_key_id=aws_env["AWS_ACCESS_KEY_ID"],
                             aws_secret_access_key=aws_env["AWS_SECRET_ACCESS_KEY"])
 
-    before = _state(client, local_stack.kube)
+    before = _state(client, kube)
     started = time.monotonic()
     proc = run_cmd([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inventory),
                     "--forks", str(FORKS), str(playbook)], env, check=False, timeout=1800)
     seconds = time.monotonic() - started
-    after = _state(client, local_stack.kube)
+    after = _state(client, kube)
     assert proc.returncode == 0 and results_path.exists(), proc.stdout[-6000:]
     results = json.loads(results_path.read_text())
     roles = sorted({case["role"] for case in CASES})
