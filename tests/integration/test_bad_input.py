@@ -343,4 +343,4 @@ def test_subnets_in_one_zone_are_refused_after_a_read_only_lookup(aws, run_cmd, 
     assert "eks_cluster_subnet_ids" in out and "at least two availability zones" in out, out[-3000:]
     assert platform_state.difference(before, platform_state.aws_resources(aws.client)) == {"added": [], "removed": []}
     write_figures(request, ["bad input: 2 subnets of one zone (eks_cluster_subnet_ids) refused after a "
-                             "read-only lookup, %d AWS resources unchanged" % len(before)])
+                            "read-only lookup, %d AWS resources unchanged" % len(before)])
