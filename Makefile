@@ -18,7 +18,7 @@ export ANSIBLE_HOME := $(CURDIR)/build/ansible-home
 export ANSIBLE_NOCOLOR := 1
 
 .PHONY: help setup test lint sanity unit integration molecule collection demo demo-down \
-        sandbox-up sandbox-down sandbox-status cluster-up cluster-down clean bench-images images
+        sandbox-up sandbox-down sandbox-status cluster-up cluster-down clean bench-images images bench
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -72,6 +72,9 @@ images: setup ## build images/mlflow and images/trainer from a local Debian base
 
 bench-images: setup ## benchmark ecr_image: first build+push against the unchanged re-run (one registry lookup)
 	@$(PY) bench/images.py
+
+bench: setup ## deploy benchmark: site.yml with emulated AWS waits vs its critical path, then the rerun (BENCH_ARGS="--runs 3")
+	@$(PY) bench/deploy.py $(BENCH_ARGS)
 
 clean: sandbox-down ## remove build output (keeps .venv and the tool cache)
 	rm -rf build/dist build/ansible-test tests/output .pytest_cache
