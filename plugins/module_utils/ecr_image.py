@@ -31,7 +31,7 @@ from base64 import b64decode
 from ansible.module_utils.common.text.converters import to_native, to_text
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.mlops.eks_platform.plugins.module_utils.retry import retry_decorator
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
@@ -210,7 +210,7 @@ class EcrImage(object):
     @property
     def ecr(self):
         if self._ecr is None:
-            self._ecr = self.module.client("ecr", retry_decorator=AWSRetry.jittered_backoff())
+            self._ecr = self.module.client("ecr", retry_decorator=retry_decorator())
         return self._ecr
 
     def aws(self, what, operation, **kwargs):
@@ -308,7 +308,7 @@ class EcrImage(object):
     def kms_key_arn(self, key):
         if key.startswith("arn:") and ":key/" in key:
             return key
-        kms = self.module.client("kms", retry_decorator=AWSRetry.jittered_backoff())
+        kms = self.module.client("kms", retry_decorator=retry_decorator())
         try:
             return kms.describe_key(KeyId=key, aws_retry=True)["KeyMetadata"]["Arn"]
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:

@@ -30,7 +30,7 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.mlops.eks_platform.plugins.module_utils.retry import retry_decorator
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
@@ -208,7 +208,7 @@ class EfsClient:
 
     def __init__(self, module):
         self.module = module
-        self.client = module.client("efs", retry_decorator=AWSRetry.jittered_backoff())
+        self.client = module.client("efs", retry_decorator=retry_decorator())
         self.poll_delay = 5
 
     # -- helpers
@@ -227,7 +227,7 @@ class EfsClient:
         """EFS reports the key as an ARN; an alias or key id is resolved to compare like with like."""
         if not key_id or key_id.startswith("arn:") and ":key/" in key_id:
             return key_id
-        kms = self.module.client("kms", retry_decorator=AWSRetry.jittered_backoff())
+        kms = self.module.client("kms", retry_decorator=retry_decorator())
         try:
             return kms.describe_key(KeyId=key_id, aws_retry=True)["KeyMetadata"]["Arn"]
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:

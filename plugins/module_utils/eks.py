@@ -6,7 +6,7 @@
 """Logic behind the EKS modules of mlops.eks_platform (control plane, managed node groups, add-ons).
 
 Everything here works on a boto3 EKS client that takes ``aws_retry=True`` (a client from
-``AnsibleAWSModule.client(..., retry_decorator=AWSRetry.jittered_backoff(...))``) and plain
+``AnsibleAWSModule.client(..., retry_decorator=retry.retry_decorator(...))``) and plain
 dictionaries, so that it can be unit-tested with botocore's Stubber and no Ansible module. Failures
 are raised as :class:`EksError`; the modules turn them into ``fail_json``.
 

@@ -149,7 +149,7 @@ actions:
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.mlops.eks_platform.plugins.module_utils.retry import retry_decorator
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import RETRY_CODES
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import delete_addon
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import ensure_addon
@@ -173,7 +173,7 @@ def main():
         wait_timeout=dict(type="int", default=1200),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    client = module.client("eks", retry_decorator=AWSRetry.jittered_backoff(catch_extra_error_codes=RETRY_CODES))
+    client = module.client("eks", retry_decorator=retry_decorator(RETRY_CODES))
     params = module.params
     if params["state"] == "absent":
         changed = run(module, delete_addon, client, params, module.check_mode)

@@ -213,7 +213,7 @@ actions:
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.mlops.eks_platform.plugins.module_utils.retry import retry_decorator
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import LOG_TYPES
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import RETRY_CODES
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import delete_cluster
@@ -244,7 +244,7 @@ def main():
         wait_interval=dict(type="int", default=15),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    client = module.client("eks", retry_decorator=AWSRetry.jittered_backoff(catch_extra_error_codes=RETRY_CODES))
+    client = module.client("eks", retry_decorator=retry_decorator(RETRY_CODES))
     params = module.params
     if params["state"] == "absent":
         changed, actions = run(module, delete_cluster, client, params, module.check_mode)

@@ -81,7 +81,7 @@ addon_details:
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.mlops.eks_platform.plugins.module_utils.retry import retry_decorator
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import RETRY_CODES
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import describe_cluster_inventory
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import get_addon
@@ -94,7 +94,7 @@ def main():
     module = AnsibleAWSModule(argument_spec=dict(name=dict(type="str", required=True),
                                                  details=dict(type="bool", default=False)),
                               supports_check_mode=True)
-    client = module.client("eks", retry_decorator=AWSRetry.jittered_backoff(catch_extra_error_codes=RETRY_CODES))
+    client = module.client("eks", retry_decorator=retry_decorator(RETRY_CODES))
     name = module.params["name"]
     cluster, nodegroups, addons = run(module, describe_cluster_inventory, client, name)
     result = dict(changed=False, exists=cluster is not None, cluster=snake_result(cluster), nodegroups=nodegroups,

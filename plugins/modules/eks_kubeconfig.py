@@ -143,7 +143,7 @@ from ansible.module_utils.common.yaml import yaml_dump
 from ansible.module_utils.common.yaml import yaml_load
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.mlops.eks_platform.plugins.module_utils.retry import retry_decorator
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import RETRY_CODES
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import get_cluster
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import run
@@ -220,7 +220,7 @@ def main():
                 write_config(module, path, after)
         module.exit_json(changed=changed, diff={"before": redact(before or {}), "after": redact(after or {})}, **result)
 
-    client = module.client("eks", retry_decorator=AWSRetry.jittered_backoff(catch_extra_error_codes=RETRY_CODES))
+    client = module.client("eks", retry_decorator=retry_decorator(RETRY_CODES))
     cluster = run(module, get_cluster, client, params["cluster_name"])
     if cluster is None:
         module.fail_json(msg="Cluster %s does not exist." % params["cluster_name"])
@@ -235,7 +235,7 @@ def main():
         token = existing_token(before, alias)
         if not (token and existing_server(before, alias) == server
                 and token_still_valid(token, params["token_min_validity"])):
-            sts = module.client("sts", retry_decorator=AWSRetry.jittered_backoff())
+            sts = module.client("sts", retry_decorator=retry_decorator())
             try:
                 token = generate_token(sts, params["cluster_name"])[0]
             except Exception as exc:  # pylint: disable=broad-except

@@ -222,7 +222,7 @@ actions:
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.mlops.eks_platform.plugins.module_utils.retry import retry_decorator
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import RETRY_CODES
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import TAINT_EFFECTS
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import delete_nodegroup
@@ -265,7 +265,7 @@ def main():
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
                               required_if=[["state", "present", ["min_size", "max_size"]]])
-    client = module.client("eks", retry_decorator=AWSRetry.jittered_backoff(catch_extra_error_codes=RETRY_CODES))
+    client = module.client("eks", retry_decorator=retry_decorator(RETRY_CODES))
     params = module.params
     if params["state"] == "absent":
         changed = run(module, delete_nodegroup, client, params, module.check_mode)

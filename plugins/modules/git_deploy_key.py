@@ -250,7 +250,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import check_s
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleBotocoreError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.mlops.eks_platform.plugins.module_utils.retry import retry_decorator
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 from ansible_collections.mlops.eks_platform.plugins.module_utils.deploy_key import (
     CRYPTOGRAPHY_IMPORT_ERROR,
@@ -293,7 +293,7 @@ def read_secrets_manager(module, secret_id):
         check_sdk_version_supported(warn=module.warn)
     except AnsibleBotocoreError as e:
         module.fail_json(msg=to_text(e))
-    client = module.client('secretsmanager', retry_decorator=AWSRetry.jittered_backoff())
+    client = module.client('secretsmanager', retry_decorator=retry_decorator())
     try:
         response = client.get_secret_value(SecretId=secret_id, aws_retry=True)
     except is_boto3_error_code('ResourceNotFoundException'):

@@ -117,7 +117,7 @@ actions:
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.mlops.eks_platform.plugins.module_utils.retry import retry_decorator
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import run
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks_oidc import delete_provider
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks_oidc import ensure_provider
@@ -134,7 +134,7 @@ def main():
         purge_tags=dict(type="bool", default=True),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    client = module.client("iam", retry_decorator=AWSRetry.jittered_backoff())
+    client = module.client("iam", retry_decorator=retry_decorator())
     params = module.params
     if params["state"] == "absent":
         changed, provider = run(module, delete_provider, client, params, module.check_mode)
