@@ -18,7 +18,7 @@ export ANSIBLE_HOME := $(CURDIR)/build/ansible-home
 export ANSIBLE_NOCOLOR := 1
 
 .PHONY: help setup test lint sanity unit integration molecule collection demo demo-down \
-        sandbox-up sandbox-down sandbox-status cluster-up cluster-down clean bench-images images bench
+        sandbox-up sandbox-down sandbox-status cluster-up cluster-down clean bench-images images bench faults
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -75,6 +75,9 @@ bench-images: setup ## benchmark ecr_image: first build+push against the unchang
 
 bench: setup ## deploy benchmark: site.yml with emulated AWS waits vs its critical path, then the rerun (BENCH_ARGS="--runs 3")
 	@$(PY) bench/deploy.py $(BENCH_ARGS)
+
+faults: setup ## faults on the whole site.yml: throttling and 5xx (AWSRetry, botocore), three interruptions (~25 min)
+	@$(PY) -m pytest -p no:cacheprovider tests/integration/test_faults.py tests/integration/faults_full.py
 
 clean: sandbox-down ## remove build output (keeps .venv and the tool cache)
 	rm -rf build/dist build/ansible-test tests/output .pytest_cache

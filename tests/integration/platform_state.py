@@ -33,7 +33,7 @@ def _tags(pairs, key="Key", value="Value"):
     return tuple(sorted((str(p[key]), str(p[value])) for p in pairs or []))
 
 
-def _pages(client, operation, key, **kwargs):
+def pages(client, operation, key, **kwargs):
     if client.can_paginate(operation):
         for page in client.get_paginator(operation).paginate(**kwargs):
             yield from page.get(key, [])
@@ -49,89 +49,89 @@ def aws_resources(client):
         found.append((service, kind, str(ident), str(state or ""), tuple(tags)))
 
     ec2 = client("ec2")
-    for vpc in _pages(ec2, "describe_vpcs", "Vpcs"):
+    for vpc in pages(ec2, "describe_vpcs", "Vpcs"):
         add("ec2", "vpc", vpc["VpcId"] + " " + vpc["CidrBlock"], _tags(vpc.get("Tags")), vpc.get("State"))
-    for subnet in _pages(ec2, "describe_subnets", "Subnets"):
+    for subnet in pages(ec2, "describe_subnets", "Subnets"):
         add("ec2", "subnet", "%s %s %s" % (subnet["SubnetId"], subnet["CidrBlock"], subnet["AvailabilityZone"]),
             _tags(subnet.get("Tags")))
-    for group in _pages(ec2, "describe_security_groups", "SecurityGroups"):
+    for group in pages(ec2, "describe_security_groups", "SecurityGroups"):
         rules = json.dumps([group.get("IpPermissions", []), group.get("IpPermissionsEgress", [])], sort_keys=True)
         add("ec2", "security-group", group["GroupId"] + " " + group["GroupName"], _tags(group.get("Tags")),
             hashlib.sha256(rules.encode()).hexdigest()[:12])
-    for nat in _pages(ec2, "describe_nat_gateways", "NatGateways"):
+    for nat in pages(ec2, "describe_nat_gateways", "NatGateways"):
         add("ec2", "nat-gateway", nat["NatGatewayId"], _tags(nat.get("Tags")), nat.get("State"))
     for address in ec2.describe_addresses().get("Addresses", []):
         add("ec2", "elastic-ip", address.get("AllocationId") or address.get("PublicIp"), _tags(address.get("Tags")))
-    for gateway in _pages(ec2, "describe_internet_gateways", "InternetGateways"):
+    for gateway in pages(ec2, "describe_internet_gateways", "InternetGateways"):
         add("ec2", "internet-gateway", gateway["InternetGatewayId"], _tags(gateway.get("Tags")),
             ",".join(sorted(a["VpcId"] for a in gateway.get("Attachments", []))))
-    for table in _pages(ec2, "describe_route_tables", "RouteTables"):
+    for table in pages(ec2, "describe_route_tables", "RouteTables"):
         add("ec2", "route-table", table["RouteTableId"], _tags(table.get("Tags")), len(table.get("Routes", [])))
-    for template in _pages(ec2, "describe_launch_templates", "LaunchTemplates"):
+    for template in pages(ec2, "describe_launch_templates", "LaunchTemplates"):
         add("ec2", "launch-template", template["LaunchTemplateName"], _tags(template.get("Tags")))
 
     eks = client("eks")
-    for name in _pages(eks, "list_clusters", "clusters"):
+    for name in pages(eks, "list_clusters", "clusters"):
         cluster = eks.describe_cluster(name=name)["cluster"]
         add("eks", "cluster", name, _tags(cluster.get("tags") or {}), cluster.get("status"))
-        for group in _pages(eks, "list_nodegroups", "nodegroups", clusterName=name):
+        for group in pages(eks, "list_nodegroups", "nodegroups", clusterName=name):
             nodegroup = eks.describe_nodegroup(clusterName=name, nodegroupName=group)["nodegroup"]
             add("eks", "nodegroup", name + "/" + group, _tags(nodegroup.get("tags") or {}), nodegroup.get("status"))
         try:
-            addons = list(_pages(eks, "list_addons", "addons", clusterName=name))
+            addons = list(pages(eks, "list_addons", "addons", clusterName=name))
         except eks.exceptions.ClientError:  # older emulators have no add-on routes
             addons = []
         for addon in addons:
             add("eks", "addon", name + "/" + addon)
 
     rds = client("rds")
-    for instance in _pages(rds, "describe_db_instances", "DBInstances"):
+    for instance in pages(rds, "describe_db_instances", "DBInstances"):
         add("rds", "db-instance", instance["DBInstanceIdentifier"], _tags(instance.get("TagList")),
             instance.get("DBInstanceStatus"))
-    for group in _pages(rds, "describe_db_subnet_groups", "DBSubnetGroups"):
+    for group in pages(rds, "describe_db_subnet_groups", "DBSubnetGroups"):
         tags = rds.list_tags_for_resource(ResourceName=group["DBSubnetGroupArn"]).get("TagList", [])
         add("rds", "db-subnet-group", group["DBSubnetGroupName"], _tags(tags))
-    for group in _pages(rds, "describe_db_parameter_groups", "DBParameterGroups"):
+    for group in pages(rds, "describe_db_parameter_groups", "DBParameterGroups"):
         if group["DBParameterGroupName"].startswith("default."):
             continue
         tags = rds.list_tags_for_resource(ResourceName=group["DBParameterGroupArn"]).get("TagList", [])
         add("rds", "db-parameter-group", group["DBParameterGroupName"], _tags(tags))
 
     efs = client("efs")
-    for system in _pages(efs, "describe_file_systems", "FileSystems"):
+    for system in pages(efs, "describe_file_systems", "FileSystems"):
         add("efs", "file-system", system["FileSystemId"], _tags(system.get("Tags")), system.get("LifeCycleState"))
-        for target in _pages(efs, "describe_mount_targets", "MountTargets", FileSystemId=system["FileSystemId"]):
+        for target in pages(efs, "describe_mount_targets", "MountTargets", FileSystemId=system["FileSystemId"]):
             add("efs", "mount-target", target["MountTargetId"], (), target.get("LifeCycleState"))
-    for point in _pages(efs, "describe_access_points", "AccessPoints"):
+    for point in pages(efs, "describe_access_points", "AccessPoints"):
         add("efs", "access-point", point["AccessPointId"], _tags(point.get("Tags")), point.get("LifeCycleState"))
 
     iam = client("iam")
-    for role in _pages(iam, "list_roles", "Roles"):
+    for role in pages(iam, "list_roles", "Roles"):
         tags = iam.list_role_tags(RoleName=role["RoleName"]).get("Tags", [])
         attached = sorted(p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=role["RoleName"])
                           ["AttachedPolicies"])
         inline = sorted(iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"])
         add("iam", "role", role["Path"] + role["RoleName"], _tags(tags), ",".join(attached + inline))
-    for policy in _pages(iam, "list_policies", "Policies", Scope="Local"):
+    for policy in pages(iam, "list_policies", "Policies", Scope="Local"):
         tags = iam.list_policy_tags(PolicyArn=policy["Arn"]).get("Tags", [])
         add("iam", "policy", policy["Arn"], _tags(tags), policy.get("DefaultVersionId"))
     for provider in iam.list_open_id_connect_providers().get("OpenIDConnectProviderList", []):
         tags = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=provider["Arn"]).get("Tags", [])
         add("iam", "oidc-provider", provider["Arn"], _tags(tags))
-    for profile in _pages(iam, "list_instance_profiles", "InstanceProfiles"):
+    for profile in pages(iam, "list_instance_profiles", "InstanceProfiles"):
         add("iam", "instance-profile", profile["InstanceProfileName"], _tags(profile.get("Tags")))
 
     kms = client("kms")
-    for key in _pages(kms, "list_keys", "Keys"):
+    for key in pages(kms, "list_keys", "Keys"):
         meta = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
         tags = kms.list_resource_tags(KeyId=key["KeyId"]).get("Tags", [])
         add("kms", "key", key["KeyId"], _tags(tags, "TagKey", "TagValue"), meta.get("KeyState"))
-    for alias in _pages(kms, "list_aliases", "Aliases"):
+    for alias in pages(kms, "list_aliases", "Aliases"):
         if not alias["AliasName"].startswith("alias/aws/"):
             add("kms", "alias", alias["AliasName"], (), alias.get("TargetKeyId"))
 
     secrets = client("secretsmanager")
-    for secret in _pages(secrets, "list_secrets", "SecretList", IncludePlannedDeletion=True):
+    for secret in pages(secrets, "list_secrets", "SecretList", IncludePlannedDeletion=True):
         state = "PendingDeletion" if secret.get("DeletedDate") else "Active"
         add("secretsmanager", "secret", secret["Name"], _tags(secret.get("Tags")), state)
 
@@ -144,12 +144,12 @@ def aws_resources(client):
         add("s3", "bucket", bucket["Name"], _tags(tags))
 
     ecr = client("ecr")
-    for repository in _pages(ecr, "describe_repositories", "repositories"):
+    for repository in pages(ecr, "describe_repositories", "repositories"):
         tags = ecr.list_tags_for_resource(resourceArn=repository["repositoryArn"]).get("tags", [])
         add("ecr", "repository", repository["repositoryName"], _tags(tags))
 
     logs = client("logs")
-    for group in _pages(logs, "describe_log_groups", "logGroups"):
+    for group in pages(logs, "describe_log_groups", "logGroups"):
         tags = logs.list_tags_log_group(logGroupName=group["logGroupName"]).get("tags", {})
         add("logs", "log-group", group["logGroupName"], _tags(tags), group.get("retentionInDays"))
     return sorted(found)
