@@ -3,9 +3,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """site.yml overlaps the long AWS waits (playbooks/site.yml, the roles' stage entry points).
 
-One run of the cluster and data layers of site.yml on a stack of its own whose emulated AWS
-takes time to provision (MLOPS_MOTO_DELAYS) and logs every request (MLOPS_MOTO_REQUEST_LOG).
-The order of the AWS requests shows the overlap, whatever the speed of the machine:
+The shared site.yml run of the test session (tests/security/site_capture.py) has an emulated AWS
+that takes time to provision (OVERLAP_DELAYS, through MLOPS_MOTO_DELAYS) and logs every request
+(MLOPS_MOTO_REQUEST_LOG). The order of the AWS requests shows the overlap, whatever the speed
+of the machine:
 
 * the RDS instances and the EFS file system are created while the control plane is still being
   created (before the first call that needs it ACTIVE);
@@ -18,43 +19,26 @@ How much time that saves is measured by `make bench` (bench/deploy.py), not here
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
 
 import pytest
 
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "security"))
+
+import site_capture  # noqa: E402  pylint: disable=wrong-import-position
+
 pytestmark = [pytest.mark.aws, pytest.mark.k8s]
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SANDBOX = os.path.join(REPO_ROOT, "tests", "tools", "sandbox.py")
-
-# Long enough that a poll sees each resource creating; short enough for CI.
-NODEGROUP_DELAY = 15
-DELAYS = "eks_cluster=6,eks_nodegroup=%d,rds_instance=4,efs_file_system=2" % NODEGROUP_DELAY
+NODEGROUP_DELAY = site_capture.OVERLAP_NODEGROUP_DELAY
 
 
 @pytest.fixture(scope="module")
-def overlapped_run(tmp_path_factory, ansible_env, run_cmd):
-    root = str(tmp_path_factory.mktemp("overlap-sbx"))
-    log = os.path.join(root, "requests.jsonl")
-    env = dict(ansible_env, MLOPS_MOTO_DELAYS=DELAYS, MLOPS_MOTO_REQUEST_LOG=log)
-    cli = [sys.executable, SANDBOX, "--dir", root]
-    run_cmd(cli + ["up"], env, timeout=300)
-    try:
-        with open(os.path.join(root, "env")) as handle:
-            for line in handle:
-                match = re.match(r"^export (\w+)=(.*)$", line.strip())
-                if match:
-                    env[match.group(1)] = match.group(2).strip("'\"")
-        result = run_cmd(["ansible-playbook", "site.yml", "-i", "inventories/sandbox", "--tags", "cluster,data"],
-                         env, check=False, timeout=1800)
-        with open(log) as handle:
-            requests = [json.loads(line) for line in handle if line.strip()]
-        yield result, requests
-    finally:
-        run_cmd(cli + ["down"], env, check=False)
+def overlapped_run():
+    capture = site_capture.site_run()
+    return capture["recap"], capture["requests"]
 
 
 def _indexes(requests, action, path_contains=""):
@@ -63,10 +47,8 @@ def _indexes(requests, action, path_contains=""):
 
 
 def test_the_run_converges(overlapped_run):
-    result, _requests = overlapped_run
-    assert result.returncode == 0, result.stdout[-4000:]
-    recap = re.search(r"localhost\s+:\s+ok=\d+\s+changed=(\d+).*failed=(\d+)", result.stdout)
-    assert recap and int(recap.group(1)) > 0 and recap.group(2) == "0", result.stdout[-2000:]
+    recap = re.search(r"localhost\s+:\s+ok=\d+\s+changed=(\d+).*failed=(\d+)", overlapped_run[0])
+    assert recap and int(recap.group(1)) > 0 and recap.group(2) == "0", overlapped_run[0]
 
 
 def test_database_and_file_system_start_while_the_control_plane_is_created(overlapped_run):

@@ -2,13 +2,16 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """One `ansible-playbook site.yml -i inventories/sandbox -vvv` run, shared by
-tests/integration/test_secrets_scan.py and tests/integration/test_static_security.py.
+tests/integration/test_secrets_scan.py, test_static_security.py, test_teardown_clean.py and
+test_site_overlap.py.
 
 The run gets a sandbox of its own (moto server and local control plane in a temporary
 directory), so it never meets the state of the session's shared sandbox, and DAGs come from
 Git over SSH with a deploy key generated for the run: pasted with CRLF line ends and without
 its final newline, the way a web form hands it over, so the repair path of git_deploy_key runs
-too. Everything the tests need is captured before the sandbox is torn down:
+too. The emulated AWS takes a few seconds to provision clusters, node groups, databases and
+file systems (OVERLAP_DELAYS) and logs every request, so the run shows which waits overlap.
+Everything the tests need is captured before the sandbox is torn down:
 
 - every secret value the platform generated or handled: the Secrets Manager secrets, the data
   of every Kubernetes Secret the roles wrote, the deploy key, the kubeconfig's credential;
@@ -17,7 +20,9 @@ too. Everything the tests need is captured before the sandbox is torn down:
   under the repository, /tmp and the tools' home directories written since the run started;
 - the IAM roles, trust policies, inline, customer managed and attached AWS managed policies,
   the OIDC providers and the S3 bucket policies from the emulated account;
-- the workloads the roles applied outside Helm, and the values the roles gave each Helm release.
+- the workloads the roles applied outside Helm, and the values the roles gave each Helm release;
+- the emulator's log of the AWS requests of the site.yml run (operation, time, status);
+- teardown.yml: refused without confirmation, then run, with state listings around it.
 
 The capture runs once per pytest process (the first test that asks pays about three minutes),
 and a failed capture is remembered, so the second test file does not run site.yml again.
@@ -63,6 +68,11 @@ PUBLIC_SECRET_KEYS = re.compile(
     # PgBouncer's configuration: host names, pools and settings, no credential (those live in
     # users.txt, which is searched). It comes out the same in every sandbox.
     r"|pgbouncer\.ini)$")
+
+# The emulated AWS takes this long to provision (seconds), so that the run also shows the
+# overlap of the long waits (tests/integration/test_site_overlap.py reads its request log).
+OVERLAP_NODEGROUP_DELAY = 20
+OVERLAP_DELAYS = "eks_cluster=6,eks_nodegroup=%d,rds_instance=4,efs_file_system=2" % OVERLAP_NODEGROUP_DELAY
 
 WORKLOAD_KINDS = "deployments,statefulsets,daemonsets,jobs,cronjobs"
 CHUNK = 8 << 20
@@ -437,8 +447,11 @@ def _capture():
     work = tempfile.mkdtemp(prefix="mlops-security-")
     os.makedirs(os.path.join(work, "sandbox"))
     box = sandbox_tool.Sandbox(os.path.join(work, "sandbox"))
+    # Inside the sandbox directory, which the secrets scan leaves out (it holds no secret: the
+    # log names operations, not parameters).
+    request_log = os.path.join(work, "sandbox", "requests.jsonl")
     try:
-        box.moto.up()
+        box.moto.up(extra_env={"MLOPS_MOTO_DELAYS": OVERLAP_DELAYS, "MLOPS_MOTO_REQUEST_LOG": request_log})
         box.cluster.up()
         env = _base_env()
         env.update(box.moto.env())
@@ -471,6 +484,8 @@ def _capture():
             env=env, cwd=REPO_ROOT, capture_output=True, timeout=2400, check=False)
         playbook_seconds = time.time() - playbook_started
         os.unlink(extra_vars)  # the test's own input: it held the key before the run started
+        with open(request_log) as handle:
+            requests = [json.loads(line) for line in handle if line.strip()]
         if proc.returncode != 0:
             raise RuntimeError("site.yml -vvv exited %d:\n%s" % (proc.returncode, proc.stdout.decode(errors="replace")[-6000:]))
         recap = re.findall(rb"^localhost\s+:.*$", proc.stdout, re.M)
@@ -505,6 +520,7 @@ def _capture():
             "teardown": teardown,
             "playbook_seconds": playbook_seconds,
             "recap": recap[-1].decode() if recap else "",
+            "requests": requests,
             "stdout_lines": proc.stdout.count(b"\n"),
             "verbose": verbose,
             "secrets": {"count": len(secrets.values), "origins": sorted(secrets.values.values()),

@@ -185,7 +185,8 @@ class Moto:
     def answers(self):
         return self.running() and http_ok(self.endpoint + "/moto-api/")
 
-    def up(self, timeout=60):
+    def up(self, timeout=60, extra_env=None):
+        """Start the server; ``extra_env`` (e.g. MLOPS_MOTO_DELAYS) is added to its environment."""
         if self.answers():
             log("moto server already running on %s (pid %d)" % (self.endpoint, self.pid))
             return
@@ -195,7 +196,7 @@ class Moto:
         except ImportError:
             raise SandboxError("moto[server] is not installed: run `make setup`")
         port = free_port()
-        env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true")
+        env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true", **(extra_env or {}))
         pid = spawn([sys.executable, MOTO_SERVER, "-H", "127.0.0.1", "-p", str(port)], self.log_file, env=env)
         write_text(self.pid_file, "%d\n" % pid)
         write_text(self.port_file, "%d\n" % port)
