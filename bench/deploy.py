@@ -41,6 +41,7 @@ RESULTS = os.path.join(HERE, "results", "latest.json")
 DEFAULT_DELAYS = "eks_cluster=60,eks_nodegroup=30,rds_instance=45,efs_file_system=5"
 
 sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "tools"))
+from checkout_env import checkout_env  # noqa: E402  pylint: disable=wrong-import-position
 from moto_patches import provisioning_delays  # noqa: E402  pylint: disable=wrong-import-position
 
 # Successful create calls that start a delayed resource, by delay key.
@@ -60,20 +61,8 @@ def say(msg=""):
 
 
 def base_env():
-    env = dict(os.environ)
-    env.update({
-        "PATH": VENV_BIN + os.pathsep + env.get("PATH", ""),
-        "ANSIBLE_CONFIG": os.path.join(REPO_ROOT, "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": os.path.join(REPO_ROOT, "build", "collections"),
-        "ANSIBLE_HOME": os.path.join(REPO_ROOT, "build", "ansible-home"),
-        "PYTHONPATH": os.path.join(REPO_ROOT, "build", "collections"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
-    })
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "KUBECONFIG",
-                "MLOPS_MOTO_DELAYS", "MLOPS_MOTO_REQUEST_LOG", "MLOPS_MOTO_FAULTS"):
-        env.pop(key, None)
-    return env
+    # The emulator's switches belong to the benchmark's own sandbox, set per run.
+    return checkout_env(unset=("MLOPS_MOTO_DELAYS", "MLOPS_MOTO_REQUEST_LOG", "MLOPS_MOTO_FAULTS"), venv_bin=VENV_BIN)
 
 
 def read_env_file(path):

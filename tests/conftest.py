@@ -18,32 +18,18 @@ sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "tools"))
 sys.path.insert(0, os.path.join(REPO_ROOT, "build", "collections"))
 
 import sandbox as sandbox_tool  # noqa: E402
+from checkout_env import checkout_env  # noqa: E402
 
 VENV_BIN = os.path.dirname(sys.executable)
 # Overridable so that two test runs on one machine do not share (and stop) one sandbox.
 TEST_SANDBOX_DIR = os.environ.get("MLOPS_TEST_SANDBOX_DIR") or os.path.join(REPO_ROOT, "build", "test-sandbox")
 
 
-def _base_env():
-    env = dict(os.environ)
-    env.update({
-        "PATH": VENV_BIN + os.pathsep + env.get("PATH", ""),
-        "ANSIBLE_CONFIG": os.path.join(REPO_ROOT, "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": os.path.join(REPO_ROOT, "build", "collections"),
-        "ANSIBLE_HOME": os.path.join(REPO_ROOT, "build", "ansible-home"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
-    })
-    # Never let a developer's real AWS or cluster identity leak into a test run.
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "KUBECONFIG"):
-        env.pop(key, None)
-    return env
-
-
 @pytest.fixture(scope="session")
 def ansible_env():
-    """Environment for ansible-playbook/ansible-doc subprocesses: the venv, the collection link."""
-    return _base_env()
+    """Environment for ansible-playbook/ansible-doc subprocesses: the venv, the collection link,
+    and never a developer's real AWS or cluster identity."""
+    return checkout_env()
 
 
 @pytest.fixture(scope="session")

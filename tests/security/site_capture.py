@@ -49,6 +49,7 @@ VENV_BIN = os.path.dirname(sys.executable)
 sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "tools"))
 
 import sandbox as sandbox_tool  # noqa: E402  pylint: disable=wrong-import-position
+from checkout_env import checkout_env  # noqa: E402  pylint: disable=wrong-import-position
 
 sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "integration"))
 import platform_state  # noqa: E402  pylint: disable=wrong-import-position
@@ -102,20 +103,7 @@ def _run(argv, env, timeout=300):
 
 
 def _base_env():
-    env = dict(os.environ)
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "KUBECONFIG", "ANSIBLE_LOG_PATH",
-                "ANSIBLE_KEEP_REMOTE_FILES"):
-        env.pop(key, None)
-    env.update({
-        "PATH": VENV_BIN + os.pathsep + env.get("PATH", ""),
-        "ANSIBLE_CONFIG": os.path.join(REPO_ROOT, "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": os.path.join(REPO_ROOT, "build", "collections"),
-        "ANSIBLE_HOME": os.path.join(REPO_ROOT, "build", "ansible-home"),
-        "PYTHONPATH": os.path.join(REPO_ROOT, "build", "collections"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
-    })
-    return env
+    return checkout_env(unset=("ANSIBLE_LOG_PATH", "ANSIBLE_KEEP_REMOTE_FILES"))
 
 
 # --- the deploy key ---------------------------------------------------------------------------
