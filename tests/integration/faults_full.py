@@ -30,7 +30,9 @@ import signal
 import pytest
 
 from figures import write_figures
-from test_faults import (AWSRETRY_SPEC, FAULT_SANDBOX_DIR, REPO_ROOT, START_SPEC, FaultStack, KillPoint,
+# fault_stack: the fault stack of test_faults.py, a module-scoped fixture (same directory: the
+# two modules never hold it at once).
+from test_faults import (AWSRETRY_SPEC, REPO_ROOT, KillPoint, fault_stack,  # noqa: F401  pylint: disable=unused-import
                          assert_converged, awsretry_figure, check_awsretry_layer, duplicates, platform_state,
                          run_playbook, state_difference, unretried)
 
@@ -49,17 +51,6 @@ KILL_POINTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def full_stack(ansible_env):
-    """The fault stack of test_faults.py (same directory: the two never run at once)."""
-    stack = FaultStack(FAULT_SANDBOX_DIR, ansible_env)
-    try:
-        stack.up(START_SPEC)
-        yield stack
-    finally:
-        stack.down()
-
-
 def _fresh(stack):
     stack.faults("off")
     stack.reset_aws()
@@ -67,12 +58,12 @@ def _fresh(stack):
 
 
 @pytest.fixture(scope="module")
-def reference(full_stack):
+def reference(fault_stack):
     """The end state of one uninterrupted, fault-free site.yml."""
-    _fresh(full_stack)
-    run = run_playbook(full_stack, SITE)
+    _fresh(fault_stack)
+    run = run_playbook(fault_stack, SITE)
     assert_converged(run)
-    return {"state": platform_state(full_stack), "seconds": run.seconds}
+    return {"state": platform_state(fault_stack), "seconds": run.seconds}
 
 
 def _assert_same_state(reference_state, stack, what):
@@ -81,8 +72,8 @@ def _assert_same_state(reference_state, stack, what):
         what, json.dumps(diff, indent=1))
 
 
-def test_site_converges_under_faults(full_stack, reference, request):
-    stack = full_stack
+def test_site_converges_under_faults(fault_stack, reference, request):
+    stack = fault_stack
 
     # 1. botocore's retries off: every fault reaches a module, AWSRetry must retry it.
     _fresh(stack)
@@ -118,8 +109,8 @@ def test_site_converges_under_faults(full_stack, reference, request):
     write_figures(request, lines)
 
 
-def test_interrupted_site_converges(full_stack, reference, request):
-    stack = full_stack
+def test_interrupted_site_converges(fault_stack, reference, request):
+    stack = fault_stack
     _fresh(stack)
     figures = []
     for point in KILL_POINTS:
