@@ -1,9 +1,9 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""One `ansible-playbook site.yml -i inventories/sandbox -vvv` run, shared by
-tests/integration/test_secrets_scan.py, test_static_security.py, test_teardown_clean.py and
-test_site_overlap.py.
+"""One `ansible-playbook site.yml -i inventories/sandbox -vvv` run and its immediate rerun, shared
+by tests/integration/test_secrets_scan.py, test_static_security.py, test_teardown_clean.py,
+test_site_overlap.py and test_site_rerun.py.
 
 The run gets a sandbox of its own (moto server and local control plane in a temporary
 directory), so it never meets the state of the session's shared sandbox, and DAGs come from
@@ -21,7 +21,8 @@ Everything the tests need is captured before the sandbox is torn down:
 - the IAM roles, trust policies, inline, customer managed and attached AWS managed policies,
   the OIDC providers and the S3 bucket policies from the emulated account;
 - the workloads the roles applied outside Helm, and the values the roles gave each Helm release;
-- the emulator's log of the AWS requests of the site.yml run (operation, time, status);
+- the emulator's log of the AWS requests of the site.yml run (operation, time, status), and
+  separately those of the rerun, with the rerun's recap;
 - teardown.yml: refused without confirmation, then run, with state listings around it.
 
 The capture runs once per pytest process (the first test that asks pays about three minutes),
@@ -466,17 +467,27 @@ def _capture():
         # File times have a granularity; a second of margin keeps an early write in the window.
         run_start = time.time() - 1
         playbook_started = time.time()
-        proc = subprocess.run(
-            [os.path.join(VENV_BIN, "ansible-playbook"), "site.yml", "-i", "inventories/sandbox", "-vvv",
-             "-e", "@" + extra_vars],
-            env=env, cwd=REPO_ROOT, capture_output=True, timeout=2400, check=False)
+        argv = [os.path.join(VENV_BIN, "ansible-playbook"), "site.yml", "-i", "inventories/sandbox", "-vvv",
+                "-e", "@" + extra_vars]
+        proc = subprocess.run(argv, env=env, cwd=REPO_ROOT, capture_output=True, timeout=2400, check=False)
         playbook_seconds = time.time() - playbook_started
-        os.unlink(extra_vars)  # the test's own input: it held the key before the run started
-        with open(request_log) as handle:
-            requests = [json.loads(line) for line in handle if line.strip()]
+
+        def read_requests():
+            with open(request_log) as handle:
+                return [json.loads(line) for line in handle if line.strip()]
+
+        requests = read_requests()
         if proc.returncode != 0:
+            os.unlink(extra_vars)
             raise RuntimeError("site.yml -vvv exited %d:\n%s" % (proc.returncode, proc.stdout.decode(errors="replace")[-6000:]))
         recap = re.findall(rb"^localhost\s+:.*$", proc.stdout, re.M)
+        # The immediate rerun, with the same inputs: what a second `make demo` run does.
+        rerun_started = time.time()
+        rerun = subprocess.run(argv, env=env, cwd=REPO_ROOT, capture_output=True, timeout=1200, check=False)
+        rerun_seconds = time.time() - rerun_started
+        os.unlink(extra_vars)  # the test's own input: it held the key before the runs started
+        rerun_requests = read_requests()[len(requests):]
+        rerun_recap = re.findall(rb"^localhost\s+:.*$", rerun.stdout, re.M)
         # -vvv shows each task's connection and module invocation; the scan means little without.
         verbose = b"ESTABLISH LOCAL CONNECTION" in proc.stdout and b"invocation" in proc.stdout
 
@@ -492,6 +503,7 @@ def _capture():
         with open(log_path, "rb") as handle:
             log_bytes = handle.read()
         places = [("ansible-playbook stdout", proc.stdout), ("ansible-playbook stderr", proc.stderr),
+                  ("rerun stdout", rerun.stdout), ("rerun stderr", rerun.stderr),
                   ("Ansible log (ANSIBLE_LOG_PATH)", log_bytes),
                   ("ConfigMaps, workloads and pods in every namespace", specs)] + _helm_records(kubectl)
         home = os.path.expanduser("~")
@@ -509,6 +521,9 @@ def _capture():
             "playbook_seconds": playbook_seconds,
             "recap": recap[-1].decode() if recap else "",
             "requests": requests,
+            "rerun": {"returncode": rerun.returncode, "seconds": rerun_seconds, "requests": rerun_requests,
+                      "recap": rerun_recap[-1].decode() if rerun_recap else "",
+                      "output_tail": rerun.stdout.decode(errors="replace")[-4000:]},
             "stdout_lines": proc.stdout.count(b"\n"),
             "verbose": verbose,
             "secrets": {"count": len(secrets.values), "origins": sorted(secrets.values.values()),
