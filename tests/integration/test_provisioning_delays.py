@@ -94,6 +94,10 @@ def test_bench_figures():
     assert deploy.delay_figures(delays, created) == (90.0, "eks_cluster -> eks_nodegroup", 170.0)
     assert deploy.delay_figures(dict(delays, rds_instance=120.0), created)[:2] == (120.0, "rds_instance")
     assert deploy.busy_seconds([(0, 2), (1, 3), (5, 6)]) == 4
+    # The named sets of --delays: the default is "scaled"; "aws" is AWS's own waits, tenfold and more.
+    assert deploy.DELAY_PRESETS["scaled"] == deploy.DEFAULT_DELAYS
+    aws = provisioning_delays.parse(deploy.DELAY_PRESETS["aws"])
+    assert deploy.delay_figures(aws, created) == (840.0, "eks_cluster -> eks_nodegroup", 1560.0)
 
     timeline = [
         {"event": "task_start", "uuid": "a", "t": 10.0, "task": "Create", "role": "eks_cluster", "play": "P"},
