@@ -73,4 +73,3 @@ def test_rerun_only_reads_aws(capture):
     writes = collections.Counter("%s:%s" % (entry.get("service"), entry.get("action")) for entry in requests
                                  if not READ_ACTION.match(entry.get("action") or ""))
     assert not writes, "the rerun wrote to the account: %s" % dict(writes)
-
