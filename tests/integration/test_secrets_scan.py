@@ -62,10 +62,7 @@ EXPECTED_GENERATED = [
 
 @pytest.fixture(scope="module")
 def site():
-    try:
-        return site_capture.site_run()
-    except Exception as exc:  # pylint: disable=broad-except
-        pytest.fail("the site.yml -vvv run on its own sandbox failed: %s" % exc)
+    return site_capture.site_run_or_fail()
 
 
 def test_site_yml_runs_at_vvv_with_a_deploy_key(site, request):

@@ -42,10 +42,7 @@ MIN_OK_TASKS = 200
 
 @pytest.fixture(scope="module")
 def capture():
-    try:
-        return site_capture.site_run()
-    except Exception as exc:  # pylint: disable=broad-except
-        pytest.fail("the shared site.yml run failed: %s" % exc)
+    return site_capture.site_run_or_fail()
 
 
 def counter(recap, name):

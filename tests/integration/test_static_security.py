@@ -84,10 +84,7 @@ json.dump(out, sys.stdout)
 
 @pytest.fixture(scope="module")
 def site():
-    try:
-        return site_capture.site_run()
-    except Exception as exc:  # pylint: disable=broad-except
-        pytest.fail("the shared site.yml run (tests/security/site_capture.py) failed: %s" % exc)
+    return site_capture.site_run_or_fail()
 
 
 @pytest.fixture(scope="module")

@@ -43,6 +43,7 @@ import time
 import urllib.parse
 
 import boto3
+import pytest
 import yaml
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -93,6 +94,14 @@ def site_run():
             _RESULT["error"] = "%s: %s" % (type(exc).__name__, exc)
             raise
     return _RESULT["value"]
+
+
+def site_run_or_fail():
+    """site_run() for a test's fixture: a failed run fails the test, naming the shared run."""
+    try:
+        return site_run()
+    except Exception as exc:  # pylint: disable=broad-except
+        pytest.fail("the shared site.yml run (tests/security/site_capture.py) failed: %s" % exc)
 
 
 def _run(argv, env, timeout=300):
@@ -478,14 +487,15 @@ def _capture():
 
         requests = read_requests()
         if proc.returncode != 0:
-            os.unlink(extra_vars)
             raise RuntimeError("site.yml -vvv exited %d:\n%s" % (proc.returncode, proc.stdout.decode(errors="replace")[-6000:]))
         recap = re.findall(rb"^localhost\s+:.*$", proc.stdout, re.M)
         # The immediate rerun, with the same inputs: what a second `make demo` run does.
         rerun_started = time.time()
         rerun = subprocess.run(argv, env=env, cwd=REPO_ROOT, capture_output=True, timeout=1200, check=False)
         rerun_seconds = time.time() - rerun_started
-        os.unlink(extra_vars)  # the test's own input: it held the key before the runs started
+        # The test's own input: it held the key before the runs started, so it goes before the scan
+        # (on a failure, with the whole work directory).
+        os.unlink(extra_vars)
         rerun_requests = read_requests()[len(requests):]
         rerun_recap = re.findall(rb"^localhost\s+:.*$", rerun.stdout, re.M)
         # -vvv shows each task's connection and module invocation; the scan means little without.
