@@ -102,11 +102,14 @@ def kube_cluster(_test_sandbox, ansible_env):
     cluster = _test_sandbox.cluster
     try:
         cluster.up()
+        _test_sandbox.charts.up()
     except sandbox_tool.SandboxError as exc:
         pytest.fail("local Kubernetes control plane did not start: %s" % exc)
     _test_sandbox.write_env()
     env = dict(ansible_env)
     env.update(cluster.env())
+    if _test_sandbox.charts.answers():
+        env.update(_test_sandbox.charts.env())
 
     def kubectl(*args, check=True, input=None):
         return run([os.path.join(VENV_BIN, "kubectl")] + list(args), env, check=check, input=input)
@@ -119,7 +122,7 @@ def kube_cluster(_test_sandbox, ansible_env):
         return config.new_client_from_config(config_file=cluster.kubeconfig_path)
 
     return types.SimpleNamespace(kubeconfig=cluster.kubeconfig_path, env=env, kubectl=kubectl, helm=helm, api=api,
-                                 server=cluster.state()["server"])
+                                 server=cluster.state()["server"], chart_repo_url=env.get("MLOPS_CHART_REPO_URL", ""))
 
 
 @pytest.fixture(scope="session")

@@ -196,9 +196,9 @@ def bad_input(ansible_env, run_cmd, tmp_path_factory, request):
     try:
         box.moto.up()
         box.cluster.up()
+        box.charts.up()
         env = dict(ansible_env)
-        env.update(box.moto.env())
-        env.update(box.cluster.env())
+        env.update(box.env())
         yield _run_cases(env, box.cluster.kubeconfig_path, run_cmd, tmp_path_factory, request)
     finally:
         box.down()

@@ -451,9 +451,9 @@ def _capture():
     try:
         box.moto.up(extra_env={"MLOPS_MOTO_DELAYS": OVERLAP_DELAYS, "MLOPS_MOTO_REQUEST_LOG": request_log})
         box.cluster.up()
+        box.charts.up()
         env = _base_env()
-        env.update(box.moto.env())
-        env.update(box.cluster.env())
+        env.update(box.env())
         log_path = os.path.join(work, "ansible.log")
         env["ANSIBLE_LOG_PATH"] = log_path
         deploy = _deploy_key(work)

@@ -33,6 +33,9 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__fi
 DEFAULT_DIR = os.path.join(REPO_ROOT, ".sandbox")
 K8S_BUILD = os.path.join(REPO_ROOT, "tests", "tools", "k8s", "build.sh")
 MOTO_SERVER = os.path.join(REPO_ROOT, "tests", "tools", "moto_server.py")
+# The offline mirror of unmodified upstream Helm charts beside the checkout (a chart
+# repository: index.yaml with relative URLs). A clone without it uses the upstream repositories.
+CHART_MIRROR = os.environ.get("MLOPS_CHART_MIRROR") or os.path.join(os.path.dirname(REPO_ROOT), "shared", "charts")
 
 AWS_REGION = "eu-west-1"
 # Fake credentials: moto accepts anything; these make accidental use against real AWS fail.
@@ -226,6 +229,79 @@ class Moto:
             "AWS_REGION": AWS_REGION,
             "AWS_DEFAULT_REGION": AWS_REGION,
         }
+
+
+# --------------------------------------------------------------------------------------------
+# Chart repository
+# --------------------------------------------------------------------------------------------
+
+class ChartMirror:
+    """Serves the offline chart mirror (``CHART_MIRROR``) as a Helm chart repository on
+    127.0.0.1, the way a private chart repository serves an air-gapped install: static files,
+    ``index.yaml`` plus the chart packages, over HTTP (Python's ``http.server``). The roles
+    reach it through ``platform_chart_repo_url`` (``MLOPS_CHART_REPO_URL`` in the sandbox's
+    env). Without a mirror nothing is started and the charts come from upstream."""
+
+    program = "http.server"
+
+    def __init__(self, root, directory=CHART_MIRROR):
+        self.root = root
+        self.directory = os.path.abspath(directory)
+        self.pid_file = os.path.join(root, "charts.pid")
+        self.port_file = os.path.join(root, "charts.port")
+        self.log_file = os.path.join(root, "charts.log")
+
+    @property
+    def pid(self):
+        value = read_text(self.pid_file)
+        return int(value) if value else None
+
+    @property
+    def port(self):
+        value = read_text(self.port_file)
+        return int(value) if value else None
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def available(self):
+        return os.path.isfile(os.path.join(self.directory, "index.yaml"))
+
+    def running(self):
+        return self.pid is not None and process_alive(self.pid, self.program)
+
+    def answers(self):
+        return self.running() and self.port is not None and http_ok(self.url + "/index.yaml")
+
+    def up(self, timeout=30):
+        if not self.available():
+            log("no offline chart mirror at %s: charts come from their upstream repositories (internet)"
+                % self.directory)
+            return
+        if self.answers():
+            log("chart mirror already served on %s (pid %d)" % (self.url, self.pid))
+            return
+        self.down(quiet=True)
+        port = free_port()
+        pid = spawn([sys.executable, "-m", self.program, "--bind", "127.0.0.1", "--directory", self.directory,
+                     str(port)], self.log_file)
+        write_text(self.pid_file, "%d\n" % pid)
+        write_text(self.port_file, "%d\n" % port)
+        wait_for(self.answers, "chart mirror on port %d" % port, timeout, self.log_file, pid, self.program)
+        log("offline chart mirror %s served on %s (pid %d)" % (self.directory, self.url, pid))
+
+    def down(self, quiet=False):
+        pid = self.pid
+        stopped = pid is not None and stop_process(pid, self.program)
+        for path in (self.pid_file, self.port_file):
+            if os.path.exists(path):
+                os.unlink(path)
+        if not quiet and stopped:
+            log("chart mirror stopped (pid %d)" % pid)
+
+    def env(self):
+        return {"MLOPS_CHART_REPO_URL": self.url}
 
 
 # --------------------------------------------------------------------------------------------
@@ -573,10 +649,12 @@ class Sandbox:
         self.root = os.path.abspath(root)
         self.moto = Moto(self.root)
         self.cluster = Cluster(self.root)
+        self.charts = ChartMirror(self.root)
         self.env_file = os.path.join(self.root, "env")
 
     def parts(self, which):
-        return {"aws": [self.moto], "kube": [self.cluster], "all": [self.moto, self.cluster]}[which]
+        return {"aws": [self.moto], "kube": [self.cluster, self.charts],
+                "all": [self.moto, self.cluster, self.charts]}[which]
 
     def env(self):
         env = {}
@@ -584,6 +662,8 @@ class Sandbox:
             env.update(self.moto.env())
         if self.cluster.answers():
             env.update(self.cluster.env())
+        if self.charts.answers():
+            env.update(self.charts.env())
         return env
 
     def write_env(self):
@@ -615,6 +695,8 @@ class Sandbox:
             report["aws"] = self.moto.answers()
         if which in ("kube", "all"):
             report["kube"] = self.cluster.answers()
+            if self.charts.available():
+                report["charts"] = self.charts.answers()
         return report
 
 
