@@ -52,6 +52,10 @@ ROLES = ["eks_cluster", "gpu_nodes", "rds_metadata", "efs_dags", "mlflow_helm", 
 MODULE = "git_deploy_key"
 KEY_PLACEHOLDER = "@ed25519_key@"
 REPO_PLACEHOLDER = "@repo@"
+# The official Airflow chart from the offline mirror, unpacked: a local chart directory.
+AIRFLOW_CHART_PLACEHOLDER = "@airflow_chart@"
+AIRFLOW_CHART = os.path.join(os.path.dirname(REPO_ROOT), "shared", "charts", "airflow-1.19.0.tgz")
+_UNPACKED = {}
 ARGSPEC_ACTION = "ansible.builtin.validate_argument_spec"
 # Cases run side by side, one inventory host each.
 FORKS = 4
@@ -66,10 +70,23 @@ CASES = TABLE["cases"]
 pytestmark = [pytest.mark.aws, pytest.mark.k8s]
 
 
+def _airflow_chart_dir():
+    if "dir" not in _UNPACKED:
+        import tarfile
+        import tempfile
+        target = tempfile.mkdtemp(prefix="bad-input-airflow-chart-")
+        with tarfile.open(AIRFLOW_CHART) as archive:
+            archive.extractall(target, filter="data")
+        _UNPACKED["dir"] = os.path.join(target, "airflow")
+    return _UNPACKED["dir"]
+
+
 def _substitute(value, key_text):
     if isinstance(value, str):
         if value == KEY_PLACEHOLDER:
             return key_text
+        if AIRFLOW_CHART_PLACEHOLDER in value:
+            value = value.replace(AIRFLOW_CHART_PLACEHOLDER, _airflow_chart_dir())
         return value.replace(REPO_PLACEHOLDER, REPO_ROOT)
     if isinstance(value, dict):
         return {k: _substitute(v, key_text) for k, v in value.items()}

@@ -8,21 +8,18 @@ test_secrets_scan.py shares): parliament on every policy document, no S3 wildcar
 AWS managed policy anywhere, and IRSA trust policies that each name exactly one service account.
 
 checkov: on the roles and playbooks (frameworks ansible and secrets), and on the rendered
-manifests (framework kubernetes): the MLflow chart rendered with the values mlflow_helm gave it
-in that run, and the workloads the roles apply without Helm read back from the cluster (the
-database Job, the NVIDIA device plugin). checkov's helm framework finds nothing in the MLflow
-chart (its templates end in .tpl, and checkov reads rendered files by their .yaml name), so the
-chart is rendered here with `helm template`, as `helm install` would place it. The Airflow
-release of the sandbox is the test stand-in chart (tests/fixtures/airflow-standin-chart), not
-what production runs, so it is not scanned; the values airflow_helm renders for the official
-chart are checked instead (below). Failures must be listed, with a reason, in
-tests/security/checkov-skips.yml, and every entry there must still match a failure.
+manifests (framework kubernetes): the MLflow chart and the official Airflow chart 1.19.0 (from the
+offline mirror, ../shared/charts) rendered with the values each role gave its release in that run,
+and the workloads the roles apply without Helm read back from the cluster (the database Job, the
+NVIDIA device plugin). checkov's helm framework finds nothing in the MLflow chart (its templates
+end in .tpl, and checkov reads rendered files by their .yaml name), so the charts are rendered
+here with `helm template`, as `helm install` would place them. Failures must be listed, with a
+reason, in tests/security/checkov-skips.yml, and every entry there must still match a failure.
 
-Workloads: every container of every pod the collection runs has CPU and memory requests and a
-non-root user: the rendered MLflow chart, the workloads the roles apply, and the official Airflow
-chart's components as the role's values (merged over the chart's values.yaml, from
-../shared/reference/airflow-chart-1.19.0) configure them. The NVIDIA device plugin is the one
-workload that runs as root (see REASONS_FOR_ROOT).
+Workloads: every container of every pod the collection runs (MLflow, Airflow's components with
+their sidecars, init containers and Jobs, the KubernetesExecutor's task pod template, and the
+workloads the roles apply) has CPU and memory requests and a non-root user. The NVIDIA device
+plugin is the one workload that runs as root (see REASONS_FOR_ROOT).
 
 Dockerfiles: hadolint runs in tests/unit/test_dockerfiles.py on images/*/Dockerfile; this file
 checks that no Dockerfile lives anywhere else (so none escapes it).
@@ -30,7 +27,6 @@ checks that no Dockerfile lives anywhere else (so none escapes it).
 The scanners come from their own venv (tests/tools/security-venv.sh, built on first use).
 """
 
-import copy
 import fnmatch
 import glob
 import json
@@ -57,7 +53,7 @@ pytestmark = [pytest.mark.aws, pytest.mark.k8s]
 VENV_BIN = os.path.dirname(sys.executable)
 SECURITY_DIR = os.path.join(REPO_ROOT, "tests", "security")
 CHART = os.path.join(REPO_ROOT, "roles", "mlflow_helm", "files", "chart")
-AIRFLOW_REFERENCE = os.path.join(os.path.dirname(REPO_ROOT), "shared", "reference", "airflow-chart-1.19.0")
+AIRFLOW_CHART = os.path.join(os.path.dirname(REPO_ROOT), "shared", "charts", "airflow-1.19.0.tgz")
 MEDIUM_OR_ABOVE = ("MEDIUM", "HIGH", "CRITICAL")
 # AWS managed policies no role may carry: they grant far more than any component needs.
 FORBIDDEN_MANAGED = ("AmazonS3FullAccess", "AdministratorAccess", "PowerUserAccess", "IAMFullAccess")
@@ -263,13 +259,16 @@ def test_irsa_trust_policies_name_one_service_account_each(site, request):
 
 # --- rendered manifests ---------------------------------------------------------------------------
 
-def _helm_template(values, namespace="mlflow"):
+def _helm_template(values, namespace="mlflow", chart=CHART, release="mlflow"):
+    if not os.path.exists(chart):
+        pytest.fail("chart %s is missing (the Airflow chart comes from the offline mirror beside the checkout)" % chart)
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(values, handle)
         path = handle.name
     try:
-        proc = subprocess.run([os.path.join(VENV_BIN, "helm"), "template", "mlflow", CHART, "--namespace", namespace,
-                               "-f", path], capture_output=True, text=True, timeout=120, check=False)
+        proc = subprocess.run([os.path.join(VENV_BIN, "helm"), "template", release, chart, "--namespace", namespace,
+                               "-f", path, "--kube-version", "1.34.0"], capture_output=True, text=True, timeout=120,
+                              check=False)
     finally:
         os.unlink(path)
     assert proc.returncode == 0, proc.stderr
@@ -280,10 +279,24 @@ def _helm_template(values, namespace="mlflow"):
     return docs
 
 
+def _pod_template(docs, namespace):
+    """The KubernetesExecutor's task pod template (a Pod inside the airflow-config ConfigMap)."""
+    for doc in docs:
+        if doc["kind"] == "ConfigMap" and "pod_template_file.yaml" in (doc.get("data") or {}):
+            pod = yaml.safe_load(doc["data"]["pod_template_file.yaml"])
+            pod["metadata"] = dict(pod.get("metadata") or {}, name="airflow-task-pod-template", namespace=namespace)
+            return [pod]
+    return []
+
+
 @pytest.fixture(scope="module")
 def rendered(site):
-    release = site["kube"]["releases"]["mlflow"]
-    return {"mlflow-chart.yaml": _helm_template(release["values"], release["namespace"]),
+    mlflow = site["kube"]["releases"]["mlflow"]
+    airflow = site["kube"]["releases"]["airflow"]
+    assert airflow["chart"] == "airflow-1.19.0", airflow["chart"]
+    airflow_docs = _helm_template(airflow["values"], airflow["namespace"], AIRFLOW_CHART, "airflow")
+    return {"mlflow-chart.yaml": _helm_template(mlflow["values"], mlflow["namespace"]),
+            "airflow-chart.yaml": airflow_docs + _pod_template(airflow_docs, airflow["namespace"]),
             "applied-by-roles.yaml": site["kube"]["applied_workloads"]}
 
 
@@ -343,104 +356,6 @@ def test_workloads_run_as_non_root_with_requests(rendered, request):
         "(%s)" % (len(workloads), ", ".join(kinds), containers, ", ".join(sorted(set(root))) or "none",
                   "; ".join(REASONS_FOR_ROOT.values())),
     ])
-
-
-def _merge(base, override):
-    out = dict(base)
-    for key, value in override.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
-
-
-def _get(values, path):
-    for key in path.split("."):
-        if not isinstance(values, dict):
-            return None
-        values = values.get(key)
-    return values
-
-
-def test_airflow_chart_values_give_every_container_requests_and_a_non_root_user(site, request):
-    """The official chart 1.19.0 is not reachable offline, so its pods are checked through the
-    values that configure them: the role's values (as installed in the sandbox run) merged over
-    the chart's values.yaml. Every `resources` block of a component that runs must carry CPU
-    and memory requests, and every component's user must be non-root."""
-    path = os.path.join(AIRFLOW_REFERENCE, "values.yaml")
-    if not os.path.isfile(path):
-        pytest.fail("the official Airflow chart's values.yaml is missing: %s" % path)
-    with open(path) as handle:
-        defaults = yaml.safe_load(handle)
-    release = site["kube"]["releases"]["airflow"]
-    values = _merge(copy.deepcopy(defaults), release["values"])
-    executor = values["executor"]
-    celery = "Celery" in executor
-    assert str(values.get("airflowVersion", "3")).startswith("3.")
-    # Components and sidecars that run, each with the values key of its resources. Airflow 3
-    # serves the UI from the API server (no webserver); workers' log groomer and Redis run with
-    # Celery only; kerberos, flower and the cleanup jobs run when enabled.
-    running = {
-        "scheduler": values["scheduler"].get("enabled", True),
-        "scheduler.logGroomerSidecar": values["scheduler"].get("enabled", True) and values["scheduler"]["logGroomerSidecar"]["enabled"],
-        "apiServer": values["apiServer"].get("enabled", True),
-        "triggerer": values["triggerer"].get("enabled", True),
-        "triggerer.logGroomerSidecar": values["triggerer"].get("enabled", True) and values["triggerer"]["logGroomerSidecar"]["enabled"],
-        "dagProcessor": values["dagProcessor"].get("enabled") is not False,
-        "dagProcessor.logGroomerSidecar": values["dagProcessor"].get("enabled") is not False
-        and values["dagProcessor"]["logGroomerSidecar"]["enabled"],
-        "workers": True,
-        "workers.logGroomerSidecar": celery and values["workers"]["logGroomerSidecar"]["enabled"],
-        "createUserJob": values["createUserJob"].get("enabled", True),
-        "migrateDatabaseJob": values["migrateDatabaseJob"].get("enabled", True),
-        "statsd": values["statsd"]["enabled"],
-        "pgbouncer": values["pgbouncer"]["enabled"],
-        "pgbouncer.metricsExporterSidecar": values["pgbouncer"]["enabled"],
-        "redis": celery and values["redis"]["enabled"],
-        "flower": celery and values["flower"]["enabled"],
-        "cleanup": values["cleanup"]["enabled"],
-        "databaseCleanup": values["databaseCleanup"]["enabled"],
-        "dags.gitSync": values["dags"]["gitSync"]["enabled"],
-    }
-    problems = []
-    for component, runs in running.items():
-        if not runs:
-            continue
-        requests = (_get(values, component + ".resources") or {}).get("requests") or {}
-        if not requests.get("cpu") or not requests.get("memory"):
-            problems.append("%s.resources.requests is %s (cpu and memory needed)" % (component, requests))
-    users = {"airflow (scheduler, API server, triggerer, DAG processor, workers, jobs)": values["uid"],
-             "statsd": values["statsd"]["uid"], "pgbouncer": values["pgbouncer"]["uid"], "git-sync": values["dags"]["gitSync"]["uid"]}
-    if celery and values["redis"]["enabled"]:
-        users["redis"] = values["redis"]["uid"]
-    for name, uid in users.items():
-        if not uid:
-            problems.append("%s runs as uid %r" % (name, uid))
-    for key, context in _security_contexts(values):
-        if context.get("runAsUser") == 0 or context.get("runAsNonRoot") is False or context.get("privileged"):
-            problems.append("%s sets %s" % (key, context))
-    assert not problems, ("airflow_helm's values for the official chart (%s, %s):\n" % (release["chart"], executor)
-                          + "\n".join(problems))
-    checked = [c for c, runs in running.items() if runs]
-    write_figures(request, [
-        "Airflow chart values: %d running components and sidecars (%s) with CPU and memory requests; users %s"
-        % (len(checked), ", ".join(checked), ", ".join("%s=%s" % (k.split(" ", 1)[0], v) for k, v in users.items())),
-    ])
-
-
-def _security_contexts(values, path=""):
-    """Every securityContext the values set: <component>.securityContext and
-    <component>.securityContexts.{pod,container,containers}."""
-    if not isinstance(values, dict):
-        return
-    for key, value in values.items():
-        here = path + "." + key if path else key
-        if key == "securityContext" and isinstance(value, dict):
-            yield here, value
-        elif key == "securityContexts" and isinstance(value, dict):
-            for part, context in value.items():
-                if isinstance(context, dict):
-                    yield here + "." + part, context
-        else:
-            yield from _security_contexts(value, here)
 
 
 # --- checkov ----------------------------------------------------------------------------------------
@@ -551,7 +466,8 @@ def test_checkov_rendered_manifests(checkov_rendered, checkov_skips, request):
     uncovered = _uncovered(checkov_rendered, checkov_skips)
     assert not uncovered, "checkov failures not in tests/security/checkov-skips.yml:\n" + "\n".join(uncovered)
     write_figures(request, [
-        _figure("on the rendered MLflow chart and the workloads the roles apply (kubernetes)", checkov_rendered, checkov_skips),
+        _figure("on the rendered MLflow and Airflow charts and the workloads the roles apply (kubernetes)",
+                checkov_rendered, checkov_skips),
     ])
 
 

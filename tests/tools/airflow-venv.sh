@@ -6,7 +6,7 @@
 # under a file lock (concurrent callers wait, then reuse it). Prints the venv's path on stdout.
 #
 # The pins: apache-airflow at the version images/airflow/Dockerfile builds (AIRFLOW_VERSION),
-# the cncf.kubernetes provider as images/airflow/requirements.txt pins it, and every other
+# the cncf.kubernetes and git providers as images/airflow/requirements.txt pins them, and every other
 # package from tests/tools/airflow-constraints.txt. Airflow's official constraints files
 # live on GitHub, which CI cannot reach, so that file is a resolved and tested set; to
 # regenerate it after a version change (this needs PyPI only):
@@ -25,9 +25,11 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
   || die "Airflow 3.1 needs Python 3.10 to 3.13 (found $("$PYTHON" --version 2>&1)); set PYTHON=/path/to/python3.11"
 airflow_version=$(sed -n 's/^ARG AIRFLOW_VERSION=\([0-9.]*\)$/\1/p' images/airflow/Dockerfile)
 provider=$(grep -E '^apache-airflow-providers-cncf-kubernetes==' images/airflow/requirements.txt || true)
+git_provider=$(grep -E '^apache-airflow-providers-git==' images/airflow/requirements.txt || true)
 [ -n "$airflow_version" ] || die "no ARG AIRFLOW_VERSION=<version> in images/airflow/Dockerfile"
 [ -n "$provider" ] || die "no apache-airflow-providers-cncf-kubernetes==<version> in images/airflow/requirements.txt"
-requirements=("apache-airflow==$airflow_version" "$provider")
+[ -n "$git_provider" ] || die "no apache-airflow-providers-git==<version> in images/airflow/requirements.txt"
+requirements=("apache-airflow==$airflow_version" "$provider" "$git_provider")
 pyver=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 
 if [ "${1:-}" = --freeze ]; then
