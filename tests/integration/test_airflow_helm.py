@@ -201,7 +201,7 @@ def _clone_as_the_pod(kube, namespace, airflow_venv, work, known_hosts_override=
                  and json.loads(value).get("conn_type") == "git"}
     assert len(conn_vars) == 1, sorted(env)
     conn_var, conn = next(iter(conn_vars.items()))
-    bundles = [b for b in json.loads(_airflow_cfg(kube, namespace)["dag_bundle_config_list"])]
+    bundles = json.loads(_airflow_cfg(kube, namespace)["dag_bundle_config_list"])
     volumes = {v["name"]: v for v in pod["volumes"]}
     script = ["set -e", "mount -t tmpfs tmpfs /opt", "[ ! -d /root/.ssh ] || mount -t tmpfs tmpfs /root/.ssh"]
     for index, mount in enumerate(main.get("volumeMounts") or []):
@@ -221,8 +221,8 @@ def _clone_as_the_pod(kube, namespace, airflow_venv, work, known_hosts_override=
             os.chmod(path, 0o400)
         if mount["mountPath"] == "/etc/ssh" and not mount_known_hosts:
             continue
-        script.append("mkdir -p %s && mount --bind %s %s" % (shlex.quote(mount["mountPath"]), shlex.quote(source),
-                                                           shlex.quote(mount["mountPath"])))
+        target = shlex.quote(mount["mountPath"])
+        script.append("mkdir -p %s && mount --bind %s %s" % (target, shlex.quote(source), target))
     script.append("exec %s/bin/python -c %s" % (airflow_venv, shlex.quote(CLONE)))
     run_env = {"PATH": os.environ["PATH"], "AIRFLOW_HOME": os.path.join(work, "airflow-home"),
                "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH": os.path.join(work, "bundles"),
@@ -462,10 +462,10 @@ def test_fresh_install_rerun_and_uninstall(mode, executor, local_stack, run_cmd,
     extra = dict(_common_vars(kube, namespace, git_server), airflow_helm_dags_mode=mode, airflow_helm_executor=executor,
                  airflow_helm_iam_role_prefix="it-" + namespace, airflow_helm_log_bucket=namespace + "-logs")
     try:
-        output, _ = _run_role(local_stack, run_cmd, tmp_path, "install", extra)
+        output = _run_role(local_stack, run_cmd, tmp_path, "install", extra)[0]
         assert _changed(output) > 0
         # The first rerun after an install changes nothing (the chart made no Secret the role removes).
-        output, _ = _run_role(local_stack, run_cmd, tmp_path, "rerun", extra)
+        output = _run_role(local_stack, run_cmd, tmp_path, "rerun", extra)[0]
         assert _changed(output) == 0, "the rerun after install changed %d task(s)" % _changed(output)
 
         # Only the Secrets the role (and rds_metadata) wrote, and Helm's release records.
@@ -517,8 +517,8 @@ def test_fresh_install_rerun_and_uninstall(mode, executor, local_stack, run_cmd,
 
         # State absent: the release and everything it made are gone (the namespace is kept here,
         # so that what the chart left behind could be seen).
-        output, _ = _run_role(local_stack, run_cmd, tmp_path, "absent",
-                              dict(extra, airflow_helm_state="absent", airflow_helm_namespace_delete_on_absent=False))
+        _run_role(local_stack, run_cmd, tmp_path, "absent",
+                  dict(extra, airflow_helm_state="absent", airflow_helm_namespace_delete_on_absent=False))
         assert json.loads(kube.helm("list", "-n", namespace, "--all", "-o", "json").stdout) == []
         assert _objects_of_release(kube, namespace) == []
         left = json.loads(kube.kubectl("get", "secrets", "-n", namespace, "-o", "json").stdout)["items"]
@@ -552,30 +552,33 @@ def test_high_availability_survives_a_node_drain(local_stack, run_cmd, tmp_path,
             sorted(p["metadata"]["name"] for p in pdbs)
 
         def schedulers():
+            """The scheduler pods that are not being deleted: {name: (node, ready)}."""
             pods = json.loads(kube.kubectl("get", "pods", "-n", namespace, "-l", "component=scheduler",
                                            "-o", "json").stdout)["items"]
-            return [(p["spec"].get("nodeName"), any(c["type"] == "Ready" and c["status"] == "True"
-                                                    for c in p["status"].get("conditions") or []),
-                     p["metadata"].get("deletionTimestamp"))
-                    for p in pods]
+            return {p["metadata"]["name"]: (p["spec"].get("nodeName"),
+                                            any(c["type"] == "Ready" and c["status"] == "True"
+                                                for c in p["status"].get("conditions") or []))
+                    for p in pods if not p["metadata"].get("deletionTimestamp")}
 
         before = schedulers()
-        assert len(before) == 2 and all(ready for _, ready, _ in before)
-        assert len({node for node, _, _ in before}) == 2, "both schedulers on one node: %s" % before
-        drained = before[0][0]
+        assert len(before) == 2 and all(ready for node, ready in before.values()), before
+        nodes = sorted({node for node, ready in before.values()})
+        assert len(nodes) == 2, "both schedulers on one node: %s" % before
+        drained = nodes[0]
         proc = kube.kubectl("drain", drained, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=120s",
                             check=False)
         assert proc.returncode == 0, proc.stdout
-        ready_elsewhere = [node for node, ready, deleting in schedulers() if ready and not deleting and node != drained]
+        ready_elsewhere = [name for name, (node, ready) in schedulers().items() if ready and node != drained]
         assert ready_elsewhere, "no scheduler Ready after draining %s: %s" % (drained, schedulers())
         deadline = time.time() + 120
         while time.time() < deadline:
-            now = [s for s in schedulers() if not s[2]]
-            if len(now) == 2 and all(ready for _, ready, _ in now):
+            now = schedulers()
+            if len(now) == 2 and all(ready for node, ready in now.values()):
                 break
             time.sleep(2)
-        assert drained not in [node for node, _, _ in schedulers()]
-        assert len([s for s in schedulers() if s[1]]) == 2, schedulers()
+        now = schedulers()
+        assert drained not in [node for node, ready in now.values()], now
+        assert len([name for name, (node, ready) in now.items() if ready]) == 2, now
     finally:
         if drained:
             kube.kubectl("uncordon", drained, check=False)

@@ -8,6 +8,11 @@ SANDBOX_DIR=${SANDBOX_DIR:-$PWD/.sandbox}
 # shellcheck disable=SC1091
 . "$SANDBOX_DIR/env"
 mkdir -p build/demo
+if [ -n "${MLOPS_CHART_REPO_URL:-}" ]; then
+  echo "demo: charts from the offline mirror served on $MLOPS_CHART_REPO_URL (../shared/charts)"
+else
+  echo "demo: no offline chart mirror beside the checkout: charts come from their upstream repositories (internet)"
+fi
 
 run_site() {
   local label=$1 log=build/demo/$1.log
@@ -40,7 +45,7 @@ no kubelet, and kubectl port-forward goes through the kubelet, so nothing answer
 The Airflow admin password is in Secrets Manager (named in the summary above):
   aws secretsmanager get-secret-value --secret-id <name> --query SecretString
 Not run in the sandbox, with the reason: building the images (their base images are on Docker Hub,
-unreachable offline; \`make images\` builds mlflow and trainer from a local Debian base instead) and
-the official Airflow chart (not downloadable offline; the tests install its values through a stand-in).
+unreachable offline; \`make images\` builds mlflow and trainer from a local Debian base instead).
+Airflow is the official chart ${MLOPS_CHART_REPO_URL:+from the mirror on $MLOPS_CHART_REPO_URL }under Pod Security "restricted".
 Sandbox: AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL, KUBECONFIG=$KUBECONFIG. Stop it with: make demo-down
 EON

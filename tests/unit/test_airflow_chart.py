@@ -134,7 +134,7 @@ def test_no_claim_the_cluster_cannot_bind(name, charts, airflow_rendered):
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_the_chart_renders_no_secret(name, charts):
-    docs, _ = charts[name]
+    docs = charts[name][0]
     secrets = sorted(doc["metadata"]["name"] for doc in docs if doc["kind"] == "Secret")
     assert not secrets, "the chart renders Secrets the role does not manage: %s" % secrets
 
@@ -226,7 +226,7 @@ def test_airflow3_wiring(name, charts):
     docs, template = charts[name]
     executor = CASES[name]["airflow_helm_executor"]
     specs = pod_specs(docs, template)
-    components = {component for component, _ in specs}
+    components = {spec[0] for spec in specs}
     assert {"scheduler", "api-server", "dag-processor", "triggerer"} <= components
     jwt = {}
     for component, spec in specs:
@@ -250,7 +250,7 @@ def test_airflow3_wiring(name, charts):
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_admin_password_only_read_at_run_time(name, charts):
-    docs, _ = charts[name]
+    docs = charts[name][0]
     job = [doc for doc in docs if doc["kind"] == "Job" and doc["metadata"]["name"] == "airflow-create-user"][0]
     spec = job["spec"]["template"]["spec"]
     for component, pod in pod_specs(docs):
