@@ -282,18 +282,23 @@ def _prepare_namespace(local_stack, namespace, efs=False):
     kube.kubectl("create", "secret", "generic", "airflow-metadata", "-n", namespace,
                  "--from-literal=connection=postgresql://airflow:%s@it-db.example.internal:5432/airflow" % DB_PASSWORD)
     if efs:
-        kube.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([
-            {"apiVersion": "v1", "kind": "PersistentVolume",
-             "metadata": {"name": namespace + "-dags"},
-             "spec": {"capacity": {"storage": "5Gi"}, "accessModes": ["ReadWriteMany"],
-                      "persistentVolumeReclaimPolicy": "Retain", "storageClassName": "efs-sc",
-                      "nfs": {"server": "fs-0123.efs.eu-west-1.amazonaws.com", "path": "/"},
-                      "claimRef": {"namespace": namespace, "name": "airflow-dags"}}},
-            {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-             "metadata": {"name": "airflow-dags", "namespace": namespace},
-             "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": "efs-sc",
-                      "volumeName": namespace + "-dags", "resources": {"requests": {"storage": "5Gi"}}}},
-        ]))
+        _efs_claim(kube, namespace)
+
+
+def _efs_claim(kube, namespace):
+    """The bound ReadWriteMany claim efs_dags makes (its PV is named <namespace>-dags here)."""
+    kube.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([
+        {"apiVersion": "v1", "kind": "PersistentVolume",
+         "metadata": {"name": namespace + "-dags"},
+         "spec": {"capacity": {"storage": "5Gi"}, "accessModes": ["ReadWriteMany"],
+                  "persistentVolumeReclaimPolicy": "Retain", "storageClassName": "efs-sc",
+                  "nfs": {"server": "fs-0123.efs.eu-west-1.amazonaws.com", "path": "/"},
+                  "claimRef": {"namespace": namespace, "name": "airflow-dags"}}},
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+         "metadata": {"name": "airflow-dags", "namespace": namespace},
+         "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": "efs-sc",
+                  "volumeName": namespace + "-dags", "resources": {"requests": {"storage": "5Gi"}}}},
+    ]))
 
 
 def _common_vars(kube, namespace, git_server):
@@ -392,18 +397,7 @@ def test_airflow_helm_modes_executors_no_secret_in_output(local_stack, run_cmd, 
     assert bundles[0]["kwargs"]["subdir"] is None
 
     # 2. The move to EFS DAGs + KubernetesExecutor, logging and PgBouncer off: a config change.
-    kube.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([
-        {"apiVersion": "v1", "kind": "PersistentVolume",
-         "metadata": {"name": "it-airflow-dags"},
-         "spec": {"capacity": {"storage": "5Gi"}, "accessModes": ["ReadWriteMany"],
-                  "persistentVolumeReclaimPolicy": "Retain", "storageClassName": "efs-sc",
-                  "nfs": {"server": "fs-0123.efs.eu-west-1.amazonaws.com", "path": "/"},
-                  "claimRef": {"namespace": NAMESPACE, "name": "airflow-dags"}}},
-        {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-         "metadata": {"name": "airflow-dags", "namespace": NAMESPACE},
-         "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": "efs-sc", "volumeName": "it-airflow-dags",
-                  "resources": {"requests": {"storage": "5Gi"}}}},
-    ]))
+    _efs_claim(kube, NAMESPACE)
     second = dict(common, airflow_helm_dags_mode="efs", airflow_helm_executor="KubernetesExecutor",
                   airflow_helm_logging_enabled=False, airflow_helm_pgbouncer_enabled=False)
     output, info = _run_role(local_stack, run_cmd, tmp_path, "efs-kubernetes", second)
@@ -583,3 +577,29 @@ def test_high_availability_survives_a_node_drain(local_stack, run_cmd, tmp_path,
         if drained:
             kube.kubectl("uncordon", drained, check=False)
         _run_role(local_stack, run_cmd, tmp_path, "ha-absent", dict(extra, airflow_helm_state="absent"))
+
+
+@pytest.mark.aws
+@pytest.mark.k8s
+def test_a_redis_storage_class_the_cluster_lacks_is_refused(local_stack, run_cmd, tmp_path, git_server):
+    kube = local_stack.kube
+    namespace = "it-af-redis-class"
+    _prepare_namespace(local_stack, namespace)
+    extra = dict(_common_vars(kube, namespace, git_server), airflow_helm_dags_mode="gitsync",
+                 airflow_helm_executor="CeleryExecutor", airflow_helm_redis_storage_class="no-such-class",
+                 airflow_helm_iam_role_prefix="it-af-redis", airflow_helm_log_bucket="it-af-redis-logs",
+                 it_info_file=str(tmp_path / "info.json"))
+    vars_file = tmp_path / "vars.json"
+    vars_file.write_text(json.dumps(extra))
+    playbook = tmp_path / "playbook.yml"
+    playbook.write_text(PLAYBOOK)
+    env = dict(local_stack.env, ANSIBLE_PYTHON_INTERPRETER=sys.executable)
+    try:
+        proc = run_cmd([os.path.join(VENV_BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local",
+                        "-e", "@" + str(vars_file), str(playbook)], env, check=False, timeout=600)
+        assert proc.returncode != 0
+        assert "airflow_helm_redis_storage_class: the cluster has no StorageClass 'no-such-class'" in proc.stdout
+        assert json.loads(kube.helm("list", "-n", namespace, "--all", "-o", "json").stdout) == []
+    finally:
+        _run_role(local_stack, run_cmd, tmp_path, "redis-class-absent",
+                  dict(extra, airflow_helm_state="absent", airflow_helm_redis_storage_class=""))

@@ -1,10 +1,14 @@
-"""The sandbox command behind `make sandbox-up/-down/-status` (emulated AWS part)."""
+"""The sandbox command behind `make sandbox-up/-down/-status`: the emulated AWS part alone, then
+the whole sandbox (emulated AWS, the control plane, the offline chart mirror) through make."""
 
 import os
+import re
 import subprocess
 import sys
+import urllib.request
 
 import pytest
+import yaml
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SANDBOX = [sys.executable, os.path.join(REPO_ROOT, "tests", "tools", "sandbox.py")]
@@ -95,16 +99,24 @@ def test_make_targets_start_once_and_stop_exactly_what_they_started(tmp_path):
         assert first.returncode == 0, first.stdout
         env = (tmp_path / "env").read_text()
         assert "export AWS_ENDPOINT_URL=" in env and "export KUBECONFIG=%s" % (tmp_path / "kubeconfig") in env
+        # The offline chart mirror beside the checkout, served as a chart repository on loopback.
+        url = re.search(r"^export MLOPS_CHART_REPO_URL=(http://127\.0\.0\.1:\d+)$", env, re.M)
+        assert url, env
+        with urllib.request.urlopen(url.group(1) + "/index.yaml", timeout=10) as response:
+            index = yaml.safe_load(response.read())
+        assert "1.19.0" in [entry["version"] for entry in index["entries"]["airflow"]]
         state = (tmp_path / "cluster" / "state.json").read_text()
         second = make("sandbox-up", tmp_path)
         assert second.returncode == 0, second.stdout
         assert "moto server already running" in second.stdout and "control plane already running" in second.stdout
+        assert "chart mirror already served on %s" % url.group(1) in second.stdout
         assert (tmp_path / "cluster" / "state.json").read_text() == state
         assert make("sandbox-status", tmp_path).returncode == 0
     finally:
         down = make("sandbox-down", tmp_path)
     assert down.returncode == 0, down.stdout
     assert "control plane stopped (kwok, kube-scheduler, kube-controller-manager, kube-apiserver, etcd)" in down.stdout
+    assert "chart mirror stopped" in down.stdout
     assert make("sandbox-status", tmp_path).returncode != 0
     again = make("sandbox-down", tmp_path)
     assert again.returncode == 0 and "was not running" in again.stdout

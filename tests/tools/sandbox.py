@@ -159,14 +159,18 @@ def http_ok(url, context=None, timeout=2):
 # Emulated AWS
 # --------------------------------------------------------------------------------------------
 
-class Moto:
-    program = "moto_server"
+class _RecordedProcess:
+    """A server that ``up`` started and recorded in the state directory (``<name>.pid``,
+    ``<name>.port``, ``<name>.log``), so that ``down`` stops exactly that process."""
+
+    program = None
+    name = None
 
     def __init__(self, root):
         self.root = root
-        self.pid_file = os.path.join(root, "moto.pid")
-        self.port_file = os.path.join(root, "moto.port")
-        self.log_file = os.path.join(root, "moto.log")
+        self.pid_file = os.path.join(root, self.name + ".pid")
+        self.port_file = os.path.join(root, self.name + ".port")
+        self.log_file = os.path.join(root, self.name + ".log")
 
     @property
     def pid(self):
@@ -178,12 +182,30 @@ class Moto:
         value = read_text(self.port_file)
         return int(value) if value else None
 
+    def running(self):
+        return self.pid is not None and process_alive(self.pid, self.program)
+
+    def _record(self, pid, port):
+        write_text(self.pid_file, "%d\n" % pid)
+        write_text(self.port_file, "%d\n" % port)
+
+    def _stop(self):
+        """Stop the recorded process; return its PID when it was running, else None."""
+        pid = self.pid
+        stopped = pid is not None and stop_process(pid, self.program)
+        for path in (self.pid_file, self.port_file):
+            if os.path.exists(path):
+                os.unlink(path)
+        return pid if stopped else None
+
+
+class Moto(_RecordedProcess):
+    program = "moto_server"
+    name = "moto"
+
     @property
     def endpoint(self):
         return "http://127.0.0.1:%d" % self.port
-
-    def running(self):
-        return self.pid is not None and process_alive(self.pid, self.program)
 
     def answers(self):
         return self.running() and http_ok(self.endpoint + "/moto-api/")
@@ -201,19 +223,14 @@ class Moto:
         port = free_port()
         env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true", **(extra_env or {}))
         pid = spawn([sys.executable, MOTO_SERVER, "-H", "127.0.0.1", "-p", str(port)], self.log_file, env=env)
-        write_text(self.pid_file, "%d\n" % pid)
-        write_text(self.port_file, "%d\n" % port)
+        self._record(pid, port)
         wait_for(self.answers, "moto server on port %d" % port, timeout, self.log_file, pid, self.program)
         log("moto server running on %s (pid %d)" % (self.endpoint, pid))
 
     def down(self, quiet=False):
-        pid = self.pid
-        stopped = pid is not None and stop_process(pid, self.program)
-        for path in (self.pid_file, self.port_file):
-            if os.path.exists(path):
-                os.unlink(path)
+        pid = self._stop()
         if not quiet:
-            log("moto server stopped (pid %d)" % pid if stopped else "moto server was not running")
+            log("moto server stopped (pid %d)" % pid if pid else "moto server was not running")
 
     def reset(self):
         req = urllib.request.Request(self.endpoint + "/moto-api/reset", method="POST", data=b"")
@@ -235,7 +252,7 @@ class Moto:
 # Chart repository
 # --------------------------------------------------------------------------------------------
 
-class ChartMirror:
+class ChartMirror(_RecordedProcess):
     """Serves the offline chart mirror (``CHART_MIRROR``) as a Helm chart repository on
     127.0.0.1, the way a private chart repository serves an air-gapped install: static files,
     ``index.yaml`` plus the chart packages, over HTTP (Python's ``http.server``). The roles
@@ -243,23 +260,11 @@ class ChartMirror:
     env). Without a mirror nothing is started and the charts come from upstream."""
 
     program = "http.server"
+    name = "charts"
 
     def __init__(self, root, directory=CHART_MIRROR):
-        self.root = root
+        super().__init__(root)
         self.directory = os.path.abspath(directory)
-        self.pid_file = os.path.join(root, "charts.pid")
-        self.port_file = os.path.join(root, "charts.port")
-        self.log_file = os.path.join(root, "charts.log")
-
-    @property
-    def pid(self):
-        value = read_text(self.pid_file)
-        return int(value) if value else None
-
-    @property
-    def port(self):
-        value = read_text(self.port_file)
-        return int(value) if value else None
 
     @property
     def url(self):
@@ -267,9 +272,6 @@ class ChartMirror:
 
     def available(self):
         return os.path.isfile(os.path.join(self.directory, "index.yaml"))
-
-    def running(self):
-        return self.pid is not None and process_alive(self.pid, self.program)
 
     def answers(self):
         return self.running() and self.port is not None and http_ok(self.url + "/index.yaml")
@@ -286,18 +288,13 @@ class ChartMirror:
         port = free_port()
         pid = spawn([sys.executable, "-m", self.program, "--bind", "127.0.0.1", "--directory", self.directory,
                      str(port)], self.log_file)
-        write_text(self.pid_file, "%d\n" % pid)
-        write_text(self.port_file, "%d\n" % port)
+        self._record(pid, port)
         wait_for(self.answers, "chart mirror on port %d" % port, timeout, self.log_file, pid, self.program)
         log("offline chart mirror %s served on %s (pid %d)" % (self.directory, self.url, pid))
 
     def down(self, quiet=False):
-        pid = self.pid
-        stopped = pid is not None and stop_process(pid, self.program)
-        for path in (self.pid_file, self.port_file):
-            if os.path.exists(path):
-                os.unlink(path)
-        if not quiet and stopped:
+        pid = self._stop()
+        if not quiet and pid:
             log("chart mirror stopped (pid %d)" % pid)
 
     def env(self):

@@ -222,12 +222,16 @@ def test_every_pod_is_restricted_and_tokens_only_where_needed(name, charts):
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_airflow3_wiring(name, charts):
+def test_airflow3_wiring(name, charts, airflow_rendered):
     docs, template = charts[name]
     executor = CASES[name]["airflow_helm_executor"]
     specs = pod_specs(docs, template)
     components = {spec[0] for spec in specs}
     assert {"scheduler", "api-server", "dag-processor", "triggerer"} <= components
+    # Airflow 3 serves the UI and the APIs from the API server; nothing is configured or
+    # rendered for the Airflow 2 webserver.
+    assert "webserver" not in components and "webserver" not in airflow_rendered[0][name]
+    assert not [doc for doc in docs if "webserver" in doc["metadata"]["name"]]
     jwt = {}
     for component, spec in specs:
         if component not in AIRFLOW_COMPONENTS:
@@ -266,3 +270,52 @@ def test_admin_password_only_read_at_run_time(name, charts):
              == "airflow-admin-credentials"]
     assert len(mount) == 1 and mount[0]["readOnly"] is True
     assert "read -r password < %s/password" % mount[0]["mountPath"] in main["args"][2]
+
+
+# Stands in for the `airflow` executable of the image, to observe the create-user Job's own shell
+# command: it asks for the password the way `airflow users create` does without --password
+# (FAB's _create_password: getpass.getpass twice, the second time for confirmation) and records
+# what it was given. Python's getpass falls back to stdin when there is no terminal, as in a pod.
+RECORDING_AIRFLOW = """#!%s
+import getpass, json, os, sys
+first = getpass.getpass("Password:")
+second = getpass.getpass("Repeat for confirmation:")
+with open(os.environ["IT_RECORD"], "w") as handle:
+    json.dump({"argv": sys.argv[1:], "first": first, "second": second,
+               "environ_has_it": any(first in value for value in os.environ.values())}, handle)
+"""
+
+
+def test_admin_password_reaches_the_prompt_not_the_arguments(charts, tmp_path):
+    """Runs the create-user Job's command (from the rendered official chart) with the admin
+    Secret's file at its mount path, in a private mount namespace and without a terminal."""
+    docs = charts["gitsync-KubernetesExecutor-logs-ingress"][0]
+    job = [doc for doc in docs if doc["kind"] == "Job" and doc["metadata"]["name"] == "airflow-create-user"][0]
+    spec = job["spec"]["template"]["spec"]
+    main = spec["containers"][0]
+    secret_volumes = {v["name"] for v in spec["volumes"]
+                      if v.get("secret", {}).get("secretName") == "airflow-admin-credentials"}
+    mount = [m for m in main["volumeMounts"] if m["name"] in secret_volumes][0]["mountPath"]
+    password = "It-Adm1n pass'word $(not run) \"quoted\""
+    source = tmp_path / "secret"
+    source.mkdir()
+    (source / "password").write_text(password)  # a Secret file has no trailing newline
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "airflow").write_text(RECORDING_AIRFLOW % sys.executable)
+    os.chmod(bin_dir / "airflow", 0o755)
+    record = tmp_path / "record.json"
+    command = (main.get("command") or []) + main["args"]
+    assert command[:2] == ["bash", "-c"], command
+    script = "set -e; mount -t tmpfs tmpfs /opt; mkdir -p %s; mount --bind %s %s; exec \"$@\"" % (
+        mount, source, mount)
+    proc = subprocess.run(["unshare", "-m", "--propagation", "private", "bash", "-c", script, "--"] + command,
+                          env={"PATH": "%s:/usr/bin:/bin" % bin_dir, "IT_RECORD": str(record)},
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False,
+                          start_new_session=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    seen = json.loads(record.read_text())
+    assert seen["first"] == seen["second"] == password
+    assert password not in " ".join(seen["argv"]) and "--password" not in seen["argv"]
+    assert seen["argv"][:2] == ["users", "create"] and "-u" in seen["argv"]
+    assert not seen["environ_has_it"]
