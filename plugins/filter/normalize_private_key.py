@@ -71,7 +71,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mlops.eks_platform.plugins.module_utils.deploy_key import (
+from ansible_collections.mlops.eks_platform.plugins.module_utils.deploy_key_material import (
     DEFAULT_JSON_FIELD,
     DeployKeyError,
     normalize_private_key as _normalize,

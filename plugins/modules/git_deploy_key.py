@@ -252,17 +252,19 @@ from ansible_collections.amazon.aws.plugins.module_utils.exceptions import Ansib
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.mlops.eks_platform.plugins.module_utils.retry import retry_decorator
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-from ansible_collections.mlops.eks_platform.plugins.module_utils.deploy_key import (
+from ansible_collections.mlops.eks_platform.plugins.module_utils.deploy_key_material import (
     CRYPTOGRAPHY_IMPORT_ERROR,
     DEFAULT_JSON_FIELD,
     HAS_CRYPTOGRAPHY,
     DeployKeyError,
-    SecretConflict,
     normalize_private_key,
+)
+from ansible_collections.mlops.eks_platform.plugins.module_utils.deploy_key_secret import (
+    SecretConflict,
     plan_secret,
     secret_data,
-    validate_known_hosts,
 )
+from ansible_collections.mlops.eks_platform.plugins.module_utils.known_hosts import validate_known_hosts
 
 try:
     import botocore

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Unit tests for plugins/module_utils/deploy_key.py, the filter and the module logic.
+"""Unit tests for the deploy key module_utils (deploy_key_material.py, known_hosts.py,
+deploy_key_secret.py), the filter and the module logic.
 
 Every repair and every refusal has its own named test. Repairs are checked
 byte-exact against an independent canonical layout (keyfactory.wrap) and,
@@ -22,7 +23,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448
 from cryptography.x509.oid import NameOID
 
-from ansible_collections.mlops.eks_platform.plugins.module_utils import deploy_key as dk
+from ansible_collections.mlops.eks_platform.plugins.module_utils import deploy_key_material as dk
+from ansible_collections.mlops.eks_platform.plugins.module_utils import deploy_key_secret as dks
+from ansible_collections.mlops.eks_platform.plugins.module_utils import known_hosts as kh
 
 try:
     from .keyfactory import (
@@ -524,7 +527,7 @@ def hashed_entry():
 def test_known_hosts_valid_entries_are_counted_and_normalised():
     text = '\r\n# GitHub\r\n' + GITHUB + '\r\n\r\n[git.example.com]:2222,10.0.0.1 ' + public_line('rsa') + ' c\r\n'
     text += '@cert-authority *.example.com ' + public_line('ed25519') + '\r\n' + hashed_entry() + '\r\n'
-    normalised, entries = dk.validate_known_hosts(text)
+    normalised, entries = kh.validate_known_hosts(text)
     assert entries == 4
     assert '\r' not in normalised
     assert normalised.startswith('# GitHub\n') and normalised.endswith('\n') and not normalised.endswith('\n\n')
@@ -532,7 +535,7 @@ def test_known_hosts_valid_entries_are_counted_and_normalised():
 
 def test_known_hosts_ssh_keyscan_output_is_accepted_unchanged():
     text = GITHUB + '\n'
-    assert dk.validate_known_hosts(text) == (text, 1)
+    assert kh.validate_known_hosts(text) == (text, 1)
 
 
 @pytest.mark.parametrize('line,problem', [
@@ -547,21 +550,21 @@ def test_known_hosts_ssh_keyscan_output_is_accepted_unchanged():
 ], ids=['bare-public-key', 'no-key', 'bad-base64', 'type-mismatch', 'bad-marker', 'bad-hash', 'bad-type', 'short'])
 def test_known_hosts_invalid_line_is_refused_with_its_line_number(line, problem):
     with pytest.raises(dk.DeployKeyError) as info:
-        dk.validate_known_hosts('# first\n' + GITHUB + '\n' + line + '\n')
+        kh.validate_known_hosts('# first\n' + GITHUB + '\n' + line + '\n')
     assert info.value.reason == dk.REFUSE_KNOWN_HOSTS
     assert 'line 3' in info.value.message and problem in info.value.message
 
 
 def test_known_hosts_with_private_key_pasted_is_refused_without_echo():
     with pytest.raises(dk.DeployKeyError) as info:
-        dk.validate_known_hosts(ED)
+        kh.validate_known_hosts(ED)
     assert 'private key' in info.value.message
     assert_no_key_material(info.value.message, ED)
 
 
 def test_known_hosts_with_only_comments_is_refused():
     with pytest.raises(dk.DeployKeyError):
-        dk.validate_known_hosts('# nothing here\n\n')
+        kh.validate_known_hosts('# nothing here\n\n')
 
 
 # Secret planning (the module's logic, without Kubernetes) ----------------------
@@ -575,14 +578,14 @@ def stored(data, labels=None, secret_type='Opaque'):
 
 
 def test_secret_data_has_the_keys_the_airflow_chart_expects():
-    data = dk.secret_data(ED, GITHUB + '\n')
+    data = dks.secret_data(ED, GITHUB + '\n')
     assert set(data) == {'gitSshKey', 'knownHosts'}
     assert base64.b64decode(data['gitSshKey']).decode('ascii') == ED
-    assert set(dk.secret_data(ED)) == {'gitSshKey'}
+    assert set(dks.secret_data(ED)) == {'gitSshKey'}
 
 
 def test_plan_creates_missing_secret():
-    plan = dk.plan_secret(None, 'git', 'airflow', dk.secret_data(ED), {'team': 'ml'})
+    plan = dks.plan_secret(None, 'git', 'airflow', dks.secret_data(ED), {'team': 'ml'})
     assert plan['action'] == 'create'
     assert plan['body']['type'] == 'Opaque'
     assert plan['body']['metadata'] == {'name': 'git', 'namespace': 'airflow', 'labels': {'team': 'ml'}}
@@ -590,15 +593,15 @@ def test_plan_creates_missing_secret():
 
 
 def test_plan_is_idempotent_when_data_and_labels_match():
-    data = dk.secret_data(ED, GITHUB + '\n')
-    plan = dk.plan_secret(stored(data, {'team': 'ml', 'helm': 'x'}), 'git', 'airflow', data, {'team': 'ml'})
+    data = dks.secret_data(ED, GITHUB + '\n')
+    plan = dks.plan_secret(stored(data, {'team': 'ml', 'helm': 'x'}), 'git', 'airflow', data, {'team': 'ml'})
     assert plan['action'] is None
     assert plan['diff']['before'] == plan['diff']['after']
 
 
 def test_plan_replaces_when_key_changes_and_keeps_foreign_labels():
-    old = stored(dk.secret_data(RSA_PEM), {'helm': 'x'})
-    plan = dk.plan_secret(old, 'git', 'airflow', dk.secret_data(ED), {'team': 'ml'})
+    old = stored(dks.secret_data(RSA_PEM), {'helm': 'x'})
+    plan = dks.plan_secret(old, 'git', 'airflow', dks.secret_data(ED), {'team': 'ml'})
     assert plan['action'] == 'replace'
     assert plan['body']['metadata']['labels'] == {'helm': 'x', 'team': 'ml'}
     assert plan['body']['metadata']['resourceVersion'] == '7'
@@ -606,38 +609,38 @@ def test_plan_replaces_when_key_changes_and_keeps_foreign_labels():
 
 def test_plan_replaces_when_stored_key_is_damaged_copy_of_same_key():
     damaged = base64.b64encode(ED.replace('\n', '\r\n').encode('ascii')).decode('ascii')
-    plan = dk.plan_secret(stored({'gitSshKey': damaged}), 'git', 'airflow', dk.secret_data(ED), {})
+    plan = dks.plan_secret(stored({'gitSshKey': damaged}), 'git', 'airflow', dks.secret_data(ED), {})
     assert plan['action'] == 'replace'
     assert 'needs repair: line_endings' in plan['diff']['before']['data']['gitSshKey']
 
 
 def test_plan_drops_stale_known_hosts():
-    old = stored(dk.secret_data(ED, GITHUB + '\n'))
-    plan = dk.plan_secret(old, 'git', 'airflow', dk.secret_data(ED), {})
+    old = stored(dks.secret_data(ED, GITHUB + '\n'))
+    plan = dks.plan_secret(old, 'git', 'airflow', dks.secret_data(ED), {})
     assert plan['action'] == 'replace'
     assert set(plan['body']['data']) == {'gitSshKey'}
 
 
 def test_plan_label_change_alone_replaces():
-    data = dk.secret_data(ED)
-    plan = dk.plan_secret(stored(data, {'team': 'old'}), 'git', 'airflow', data, {'team': 'ml'})
+    data = dks.secret_data(ED)
+    plan = dks.plan_secret(stored(data, {'team': 'old'}), 'git', 'airflow', data, {'team': 'ml'})
     assert plan['action'] == 'replace'
 
 
 def test_plan_refuses_to_touch_secret_of_another_type():
-    with pytest.raises(dk.SecretConflict) as info:
-        dk.plan_secret(stored({}, secret_type='kubernetes.io/ssh-auth'), 'git', 'airflow', dk.secret_data(ED), {})
+    with pytest.raises(dks.SecretConflict) as info:
+        dks.plan_secret(stored({}, secret_type='kubernetes.io/ssh-auth'), 'git', 'airflow', dks.secret_data(ED), {})
     assert 'kubernetes.io/ssh-auth' in str(info.value)
 
 
 def test_plan_absent_deletes_existing_and_ignores_missing():
-    assert dk.plan_secret(stored(dk.secret_data(ED)), 'git', 'airflow', None, {}, state='absent')['action'] == 'delete'
-    assert dk.plan_secret(None, 'git', 'airflow', None, {}, state='absent')['action'] is None
+    assert dks.plan_secret(stored(dks.secret_data(ED)), 'git', 'airflow', None, {}, state='absent')['action'] == 'delete'
+    assert dks.plan_secret(None, 'git', 'airflow', None, {}, state='absent')['action'] is None
 
 
 def test_plan_diff_shows_fingerprints_never_key_material():
-    old = stored(dk.secret_data(RSA_PEM, GITHUB + '\n'))
-    plan = dk.plan_secret(old, 'git', 'airflow', dk.secret_data(ED, GITHUB + '\n'), {})
+    old = stored(dks.secret_data(RSA_PEM, GITHUB + '\n'))
+    plan = dks.plan_secret(old, 'git', 'airflow', dks.secret_data(ED, GITHUB + '\n'), {})
     rendered = json.dumps(plan['diff'])
     assert_no_key_material(rendered, ED, RSA_PEM)
     assert normalize(ED).fingerprint in rendered and normalize(RSA_PEM).fingerprint in rendered
@@ -645,7 +648,7 @@ def test_plan_diff_shows_fingerprints_never_key_material():
 
 
 def test_describe_secret_data_marks_unusable_and_foreign_entries():
-    view = dk.describe_secret_data({
+    view = dks.describe_secret_data({
         'gitSshKey': base64.b64encode(b'not a key').decode('ascii'),
         'extra': base64.b64encode(ED.encode('ascii')).decode('ascii'),
         'knownHosts': '***',

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.mlops.eks_platform.plugins.module_utils import deploy_key as dk
+from ansible_collections.mlops.eks_platform.plugins.module_utils import deploy_key_material as dk
 
 try:
     from .keyfactory import (
