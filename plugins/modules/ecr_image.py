@@ -208,7 +208,7 @@ options:
     type: bool
     default: true
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
+  - mlops.eks_platform.attributes
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -220,8 +220,6 @@ attributes:
         without building, pushing or changing the repository.
   diff_mode:
     support: none
-  platform:
-    platforms: posix
 requirements:
   - boto3
   - docker, podman or buildah on the host the module runs on

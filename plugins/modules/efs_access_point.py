@@ -99,7 +99,7 @@ options:
     type: int
     default: 300
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
+  - mlops.eks_platform.attributes
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.tags
@@ -109,8 +109,6 @@ attributes:
     support: full
   diff_mode:
     support: none
-  platform:
-    platforms: posix
 seealso:
   - module: mlops.eks_platform.efs_file_system
 """

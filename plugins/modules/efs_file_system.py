@@ -151,7 +151,7 @@ options:
     type: int
     default: 600
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
+  - mlops.eks_platform.attributes
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.tags
@@ -163,8 +163,6 @@ attributes:
       - In check mode the returned O(name) description is the current state, not the planned one.
   diff_mode:
     support: none
-  platform:
-    platforms: posix
 notes:
   - The module needs C(elasticfilesystem:*) on the file system, C(ec2:DescribeSubnets),
     C(ec2:CreateNetworkInterface) and C(ec2:DescribeNetworkInterfaces) for mount targets, and

@@ -70,7 +70,17 @@ options:
     description: Seconds to wait.
     type: int
     default: 1200
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Reads the cluster, the add-on and the versions compatible with the cluster and reports in
+        RV(actions) what would change. An add-on that would be created is returned with only its
+        name and the chosen version.
+  diff_mode:
+    support: none
 extends_documentation_fragment:
+  - mlops.eks_platform.attributes
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.tags
@@ -78,7 +88,6 @@ extends_documentation_fragment:
 notes:
   - An add-on whose pods need nodes (C(coredns), the CSI controllers) stays DEGRADED until nodes
     join, so install them after a node group exists.
-  - Supports check mode.
 seealso:
   - module: mlops.eks_platform.eks_control_plane
   - module: mlops.eks_platform.iam_oidc_provider

@@ -110,7 +110,17 @@ options:
         provisioning is quick (the local sandbox).
     type: int
     default: 15
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Reports in RV(actions) the updates that would be made, in the order EKS would get them. A
+        cluster that would be created is returned empty, since what it needs (the role, the subnets)
+        may itself only exist after a real run.
+  diff_mode:
+    support: none
 extends_documentation_fragment:
+  - mlops.eks_platform.attributes
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.tags
@@ -121,7 +131,6 @@ notes:
   - Node groups and add-ons are not upgraded with the control plane. Use
     M(mlops.eks_platform.eks_managed_nodegroup) and M(mlops.eks_platform.eks_addon) after the
     upgrade. Kubernetes allows kubelets up to three minor versions older than the API server.
-  - Supports check mode. The result then lists in RV(actions) what would be done.
 seealso:
   - module: community.aws.eks_cluster
   - module: mlops.eks_platform.eks_managed_nodegroup

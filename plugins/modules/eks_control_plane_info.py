@@ -28,11 +28,11 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  - mlops.eks_platform.attributes
+  - mlops.eks_platform.attributes.info_module
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-notes:
-  - Supports check mode (it changes nothing).
 seealso:
   - module: mlops.eks_platform.eks_control_plane
 """

@@ -70,7 +70,18 @@ options:
     description: With O(auth=token), seconds an existing token must still be valid for to be kept.
     type: int
     default: 600
+attributes:
+  check_mode:
+    support: partial
+    details:
+      - Reports whether the cluster, user and context entries would change. Tightening the mode of an
+        existing file to C(0600) is only done, and reported, in a real run.
+  diff_mode:
+    support: full
+    details:
+      - The diff is the kubeconfig before and after the task; tokens are never shown.
 extends_documentation_fragment:
+  - mlops.eks_platform.attributes
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -79,7 +90,6 @@ notes:
     run the module with that role's credentials (for example from M(amazon.aws.sts_assume_role)).
   - The token gives the identity that signed it the rights that identity has in the cluster (an
     access entry or the C(aws-auth) ConfigMap). The identity that created the cluster is admin by default.
-  - Supports check mode and diff mode (tokens are never shown).
 seealso:
   - module: mlops.eks_platform.eks_control_plane
   - name: aws eks get-token

@@ -131,7 +131,16 @@ options:
         provisioning is quick (the local sandbox).
     type: int
     default: 15
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Reports in RV(actions) the updates that would be made. A node group that would be created is
+        returned empty.
+  diff_mode:
+    support: none
 extends_documentation_fragment:
+  - mlops.eks_platform.attributes
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.tags
@@ -140,7 +149,6 @@ notes:
   - Tags are set on the node group resource. EKS does not copy them to the Auto Scaling group or the instances.
   - The cluster autoscaler scales managed node groups from zero because it reads their labels and
     taints from the EKS API (it needs C(eks:DescribeNodegroup)).
-  - Supports check mode. RV(actions) then lists what would be done.
 seealso:
   - module: community.aws.eks_nodegroup
   - module: mlops.eks_platform.eks_control_plane

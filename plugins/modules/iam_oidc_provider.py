@@ -43,13 +43,20 @@ options:
         certificate itself, and it trusts the issuers of EKS through its own library of root CAs.
     type: list
     elements: str
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Reports in RV(actions) what would change. A provider that would be created is returned as
+        asked for, without an ARN.
+  diff_mode:
+    support: none
 extends_documentation_fragment:
+  - mlops.eks_platform.attributes
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.tags
   - amazon.aws.boto3
-notes:
-  - Supports check mode.
 seealso:
   - module: mlops.eks_platform.eks_control_plane
   - module: amazon.aws.iam_role
