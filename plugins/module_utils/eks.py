@@ -28,6 +28,7 @@ except ImportError:  # pragma: no cover - the modules report the missing library
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 AUTHENTICATION_MODES = ("CONFIG_MAP", "API_AND_CONFIG_MAP", "API")
@@ -161,14 +162,15 @@ def wait_for_update(client, cluster_name, update, timeout, nodegroup=None, addon
 # Tags (EKS TagResource/UntagResource work on clusters, node groups and add-ons alike)
 # ---------------------------------------------------------------------------------------------
 def tag_changes(current, desired, purge):
-    """(to_set, to_remove) to move current tags to desired; desired None means tags are not managed."""
-    current = current or {}
+    """(to_set, to_remove) to move current tags to desired; desired None means tags are not managed.
+
+    amazon.aws's ``compare_aws_tags`` decides (it never removes the ``aws:`` keys that belong to AWS);
+    the values to set are strings and the keys to remove sorted, as the EKS and IAM APIs get them.
+    """
     if desired is None:
         return {}, []
-    to_set = {k: str(v) for k, v in desired.items() if current.get(k) != str(v)}
-    # Keys starting with aws: belong to AWS and can not be removed.
-    to_remove = sorted(k for k in current if k not in desired and not k.startswith("aws:")) if purge else []
-    return to_set, to_remove
+    to_set, to_remove = compare_aws_tags(current or {}, desired, purge_tags=purge)
+    return {k: str(v) for k, v in to_set.items()}, sorted(to_remove)
 
 
 def sync_tags(client, arn, current, desired, purge, check_mode):

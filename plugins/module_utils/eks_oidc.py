@@ -19,6 +19,7 @@ except ImportError:  # pragma: no cover - the module reports the missing library
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import EksError
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import aws_call
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import tag_changes
 
 
 def provider_host_path(url):
@@ -100,14 +101,9 @@ def ensure_provider(client, params, check_mode):
         actions.append("client ids")
     if thumbprints is not None and thumbprints and sorted(provider["thumbprints"]) != thumbprints:
         actions.append("thumbprints")
-    tags = params.get("tags")
-    to_set, to_remove = {}, []
-    if tags is not None:
-        to_set = {k: str(v) for k, v in tags.items() if provider["tags"].get(k) != str(v)}
-        if params.get("purge_tags", True):
-            to_remove = [k for k in provider["tags"] if k not in tags and not k.startswith("aws:")]
-        if to_set or to_remove:
-            actions.append("tags")
+    to_set, to_remove = tag_changes(provider["tags"], params.get("tags"), params.get("purge_tags", True))
+    if to_set or to_remove:
+        actions.append("tags")
     if not actions or check_mode:
         return bool(actions), provider, actions
     for client_id in add:
