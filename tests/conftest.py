@@ -13,13 +13,11 @@ import types
 
 import pytest
 
+# From tests/tools, on sys.path through pytest.ini's pythonpath.
+import sandbox as sandbox_tool
+from checkout_env import checkout_env
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "tools"))
-sys.path.insert(0, os.path.join(REPO_ROOT, "build", "collections"))
-
-import sandbox as sandbox_tool  # noqa: E402
-from checkout_env import checkout_env  # noqa: E402
-
 VENV_BIN = os.path.dirname(sys.executable)
 # Overridable so that two test runs on one machine do not share (and stop) one sandbox.
 TEST_SANDBOX_DIR = os.environ.get("MLOPS_TEST_SANDBOX_DIR") or os.path.join(REPO_ROOT, "build", "test-sandbox")

@@ -45,7 +45,6 @@ from figures import write_figures
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "tools"))
 import sandbox as sandbox_tool  # noqa: E402  pylint: disable=wrong-import-position
 CASES_FILE = os.path.join(HERE, "bad_input_cases.yml")
 ROLES = ["eks_cluster", "gpu_nodes", "rds_metadata", "efs_dags", "mlflow_helm", "airflow_helm"]

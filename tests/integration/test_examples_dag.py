@@ -27,12 +27,13 @@ import time
 
 import pytest
 
+from role_constants import GPU_NODE_SELECTOR, GPU_RESOURCE, GPU_TOLERATION
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DAGS = os.path.join(REPO_ROOT, "examples", "dags")
 TRAINER = os.path.join(REPO_ROOT, "images", "trainer")
 DAG_ID = "mlops_training_pipeline"
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/mlops/trainer:ctx-0123456789abcdef01234567"
-GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}
 
 # Runs inside the Airflow venv; prints one JSON object.
 LOAD = r'''
@@ -179,16 +180,17 @@ def test_only_the_train_pod_asks_for_a_gpu(loaded):
     pods = loaded["pods"]
     assert sorted(pods) == ["evaluate", "preprocess", "register", "train"]
     train = pods["train"]["spec"]
-    assert train["nodeSelector"] == {"nvidia.com/gpu": "true"}
+    # What the gpu_nodes role gives GPU nodes (roles/gpu_nodes/vars/main.yml).
+    assert train["nodeSelector"] == GPU_NODE_SELECTOR
     assert GPU_TOLERATION in train["tolerations"]
     resources = train["containers"][0]["resources"]
-    assert resources["requests"]["nvidia.com/gpu"] == "1" and resources["limits"]["nvidia.com/gpu"] == "1"
+    assert resources["requests"][GPU_RESOURCE] == "1" and resources["limits"][GPU_RESOURCE] == "1"
     assert resources["requests"]["cpu"] and resources["requests"]["memory"]
     for step in ("preprocess", "evaluate", "register"):
         spec = pods[step]["spec"]
         assert not spec.get("nodeSelector") and not spec.get("tolerations"), step
         base = spec["containers"][0]
-        assert "nvidia.com/gpu" not in str(base["resources"]), step
+        assert GPU_RESOURCE not in str(base["resources"]), step
         assert base["resources"]["requests"]["cpu"] and base["resources"]["requests"]["memory"], step
 
 

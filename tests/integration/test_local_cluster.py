@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+from role_constants import GPU_LABEL, GPU_NODE_SELECTOR, GPU_RESOURCE, GPU_TAINT, GPU_TOLERATION
+
 pytestmark = pytest.mark.k8s
 
 
@@ -40,10 +42,11 @@ def test_fake_nodes_are_ready_and_gpu_node_is_tainted(kube_cluster):
     zones = {nodes[n]["metadata"]["labels"]["topology.kubernetes.io/zone"] for n in ("core-a", "core-b", "core-c")}
     assert len(zones) == 3
     gpu = nodes["gpu-a"]
-    assert gpu["metadata"]["labels"]["nvidia.com/gpu"] == "true"
-    assert {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"} in gpu["spec"]["taints"]
-    assert gpu["status"]["allocatable"]["nvidia.com/gpu"] == "1"
-    assert "nvidia.com/gpu" not in nodes["core-a"]["status"]["allocatable"]
+    # Labelled and tainted the way the gpu_nodes role configures real GPU nodes.
+    assert GPU_LABEL.items() <= gpu["metadata"]["labels"].items()
+    assert GPU_TAINT in gpu["spec"]["taints"]
+    assert gpu["status"]["allocatable"][GPU_RESOURCE] == "1"
+    assert GPU_RESOURCE not in nodes["core-a"]["status"]["allocatable"]
 
 
 def test_rbac_and_service_account_tokens_are_enforced(kube_cluster):
@@ -81,10 +84,10 @@ def _pod(name, gpu=False, tolerate=False):
     spec = {"containers": [{"name": "main", "image": "busybox",
                             "resources": {"requests": {"cpu": "100m"}, "limits": {}}}]}
     if gpu:
-        spec["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] = "1"
+        spec["containers"][0]["resources"]["limits"][GPU_RESOURCE] = "1"
     if tolerate:
-        spec["tolerations"] = [{"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}]
-        spec["nodeSelector"] = {"nvidia.com/gpu": "true"}
+        spec["tolerations"] = [dict(GPU_TOLERATION)]
+        spec["nodeSelector"] = dict(GPU_NODE_SELECTOR)
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "sched"}, "spec": spec}
 
 
@@ -114,7 +117,7 @@ def test_scheduler_honours_gpu_taint_toleration_and_extended_resource(kube_clust
         pod = wait_until(unschedulable, "the scheduler to refuse the pod without the toleration")
         assert "nodeName" not in pod["spec"]
         message = [c for c in pod["status"]["conditions"] if c["type"] == "PodScheduled"][0]["message"]
-        assert "untolerated taint" in message and "Insufficient nvidia.com/gpu" in message
+        assert "untolerated taint" in message and "Insufficient %s" % GPU_RESOURCE in message
     finally:
         kube_cluster.kubectl("delete", "namespace", "sched", "--wait=true", "--timeout=90s")
     # The namespace controller finalised it (and garbage-collected its pods).

@@ -21,25 +21,20 @@ every file written since the run started under the repository, /tmp and ~/.ansib
 ~/.cache/helm, ~/.config/helm (the sandbox's own state, which plays AWS and the cluster, is not
 searched). A hit names the place, the secret's origin and the form, never the value.
 
-The run is shared with tests/integration/test_static_security.py (tests/security/site_capture.py
-runs it once per pytest process, about three minutes on two cores).
+The run is shared with tests/integration/test_static_security.py and the other readers of the
+session fixture site_run (tests/integration/conftest.py, site_capture.py): once per pytest
+process, about three minutes on two cores.
 """
 
 import base64
 import json
-import os
 import secrets as random_secrets
-import sys
 import urllib.parse
 
 import pytest
 
+import site_capture
 from figures import write_figures
-
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "security"))
-
-import site_capture  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = [pytest.mark.aws, pytest.mark.k8s]
 
@@ -60,23 +55,18 @@ EXPECTED_GENERATED = [
 ]
 
 
-@pytest.fixture(scope="module")
-def site():
-    return site_capture.site_run_or_fail()
-
-
-def test_site_yml_runs_at_vvv_with_a_deploy_key(site, request):
-    assert site["recap"], "no PLAY RECAP in the output"
-    assert "failed=0" in site["recap"] and "unreachable=0" in site["recap"], site["recap"]
-    assert site["verbose"], "the output does not look like -vvv (no connection lines or module invocations)"
+def test_site_yml_runs_at_vvv_with_a_deploy_key(site_run, request):
+    assert site_run["recap"], "no PLAY RECAP in the output"
+    assert "failed=0" in site_run["recap"] and "unreachable=0" in site_run["recap"], site_run["recap"]
+    assert site_run["verbose"], "the output does not look like -vvv (no connection lines or module invocations)"
     write_figures(request, [
         "secrets scan: site.yml -vvv (gitsync with a generated deploy key) ran in %.0f s, %d lines of output; %s"
-        % (site["playbook_seconds"], site["stdout_lines"], site["recap"].split(":", 1)[1].strip()),
+        % (site_run["playbook_seconds"], site_run["stdout_lines"], site_run["recap"].split(":", 1)[1].strip()),
     ])
 
 
-def test_every_generated_secret_is_collected(site, request):
-    secrets = site["secrets"]
+def test_every_generated_secret_is_collected(site_run, request):
+    secrets = site_run["secrets"]
     origins = secrets["origins"]
     missing = [name for name in EXPECTED_GENERATED if name not in origins]
     assert not missing, "not collected (so not searched): %s" % missing
@@ -94,16 +84,16 @@ def test_every_generated_secret_is_collected(site, request):
     ])
 
 
-def test_no_secret_in_output_logs_or_files(site, request):
-    scan = site["scan"]
+def test_no_secret_in_output_logs_or_files(site_run, request):
+    scan = site_run["scan"]
     scanned = scan["scanned"]
-    assert scanned["places"] >= 4 and scanned["files"] > 0 and scan["needles"] > site["secrets"]["count"]
+    assert scanned["places"] >= 4 and scanned["files"] > 0 and scan["needles"] > site_run["secrets"]["count"]
     hits = ["%s: %s (%s)" % (hit["where"], hit["secret"], hit["form"]) for hit in scan["hits"]]
     assert not hits, "secret values found (place: secret, form):\n" + "\n".join(hits)
     write_figures(request, [
         "secrets scan: %d values in %d forms searched in %d places (output, log, Helm records, cluster specs) and "
         "%d files written since the run started (%.1f MB), %d unreadable; %d hits in %.1f s"
-        % (site["secrets"]["count"], scan["needles"], scanned["places"], scanned["files"],
+        % (site_run["secrets"]["count"], scan["needles"], scanned["places"], scanned["files"],
            scanned["bytes"] / 1e6, scanned["unreadable"], len(hits), scan["seconds"]),
     ])
 

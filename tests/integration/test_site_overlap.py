@@ -3,9 +3,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """site.yml overlaps the long AWS waits (playbooks/site.yml, the roles' stage entry points).
 
-The shared site.yml run of the test session (tests/security/site_capture.py) has an emulated AWS
-that takes time to provision (OVERLAP_DELAYS, through MLOPS_MOTO_DELAYS) and logs every request
-(MLOPS_MOTO_REQUEST_LOG). The order of the AWS requests shows the overlap, whatever the speed
+The shared site.yml run of the test session (the fixture site_run, tests/integration/conftest.py
+and site_capture.py) has an emulated AWS that takes time to provision (OVERLAP_DELAYS, through
+MLOPS_MOTO_DELAYS) and logs every request (MLOPS_MOTO_REQUEST_LOG). The order of the AWS requests shows the overlap, whatever the speed
 of the machine:
 
 * the RDS instances and the EFS file system are created while the control plane is still being
@@ -19,26 +19,15 @@ How much time that saves is measured by `make bench` (bench/deploy.py), not here
 
 from __future__ import annotations
 
-import os
 import re
-import sys
 
 import pytest
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "security"))
-
-import site_capture  # noqa: E402  pylint: disable=wrong-import-position
+import site_capture
 
 pytestmark = [pytest.mark.aws, pytest.mark.k8s]
 
 NODEGROUP_DELAY = site_capture.OVERLAP_NODEGROUP_DELAY
-
-
-@pytest.fixture(scope="module")
-def overlapped_run():
-    capture = site_capture.site_run()
-    return capture["recap"], capture["requests"]
 
 
 def _indexes(requests, action, path_contains=""):
@@ -46,13 +35,13 @@ def _indexes(requests, action, path_contains=""):
             if r["action"] == action and path_contains in (r.get("path") or "") and r["status"] < 400]
 
 
-def test_the_run_converges(overlapped_run):
-    recap = re.search(r"localhost\s+:\s+ok=\d+\s+changed=(\d+).*failed=(\d+)", overlapped_run[0])
-    assert recap and int(recap.group(1)) > 0 and recap.group(2) == "0", overlapped_run[0]
+def test_the_run_converges(site_run):
+    recap = re.search(r"localhost\s+:\s+ok=\d+\s+changed=(\d+).*failed=(\d+)", site_run["recap"])
+    assert recap and int(recap.group(1)) > 0 and recap.group(2) == "0", site_run["recap"]
 
 
-def test_database_and_file_system_start_while_the_control_plane_is_created(overlapped_run):
-    requests = overlapped_run[1]
+def test_database_and_file_system_start_while_the_control_plane_is_created(site_run):
+    requests = site_run["requests"]
     create_cluster = _indexes(requests, "CreateCluster")
     create_db = _indexes(requests, "CreateDBInstance")
     create_fs = _indexes(requests, "CreateFileSystem")
@@ -65,8 +54,8 @@ def test_database_and_file_system_start_while_the_control_plane_is_created(overl
     assert create_cluster[0] < create_fs[0] < min(needs_active), "EFS was not created while EKS was creating"
 
 
-def test_core_and_gpu_node_groups_come_up_together(overlapped_run):
-    requests = overlapped_run[1]
+def test_core_and_gpu_node_groups_come_up_together(site_run):
+    requests = site_run["requests"]
     creates = _indexes(requests, "CreateNodegroup")
     assert len(creates) == 2, "expected the core and the GPU node group to be created once each"
     # The add-ons that run on nodes are installed once the core node group is ACTIVE, which the
@@ -79,8 +68,8 @@ def test_core_and_gpu_node_groups_come_up_together(overlapped_run):
     assert requests[node_addons[0]]["t"] >= core_active, "node add-ons installed before the core node group was ACTIVE"
 
 
-def test_every_long_wait_polled(overlapped_run):
-    requests = overlapped_run[1]
+def test_every_long_wait_polled(site_run):
+    requests = site_run["requests"]
     create_cluster = _indexes(requests, "CreateCluster")[0]
     create_db = _indexes(requests, "CreateDBInstance")[0]
     cluster_polls = [i for i in _indexes(requests, "DescribeCluster") if i > create_cluster]

@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Least privilege and static security checks of what the collection deploys.
 
-IAM (from the emulated account after `site.yml` ran, tests/security/site_capture.py, the run
+IAM (from the emulated account after `site.yml` ran: the fixture site_run, the run
 test_secrets_scan.py shares): parliament on every policy document, no S3 wildcard and no broad
 AWS managed policy anywhere, and IRSA trust policies that each name exactly one service account.
 
@@ -44,9 +44,6 @@ from figures import write_figures
 import yaml
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "security"))
-
-import site_capture  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = [pytest.mark.aws, pytest.mark.k8s]
 
@@ -76,11 +73,6 @@ for item in json.load(sys.stdin):
                     "detail": finding.detail if isinstance(finding.detail, str) else json.dumps(finding.detail)})
 json.dump(out, sys.stdout)
 """
-
-
-@pytest.fixture(scope="module")
-def site():
-    return site_capture.site_run_or_fail()
 
 
 @pytest.fixture(scope="module")
@@ -130,8 +122,8 @@ def _policy_documents(iam):
     return docs
 
 
-def test_iam_policies_pass_parliament(site, security_venv, request):
-    docs = _policy_documents(site["iam"])
+def test_iam_policies_pass_parliament(site_run, security_venv, request):
+    docs = _policy_documents(site_run["iam"])
     kinds = {kind: sum(1 for d in docs if d["kind"] == kind) for kind in ("identity", "trust", "bucket")}
     # The sandbox deployment: IRSA roles with inline policies (Airflow's components, MLflow), the
     # EKS roles, and MLflow's artifact bucket policy.
@@ -171,8 +163,8 @@ def _is_s3_wildcard(action):
     return action.lower() in ("*", "s3:*")
 
 
-def test_no_s3_wildcards_and_no_broad_managed_policies(site, request):
-    iam = site["iam"]
+def test_no_s3_wildcards_and_no_broad_managed_policies(site_run, request):
+    iam = site_run["iam"]
     assert not iam["missing_managed"], "attached managed policies the account does not know: %s" % iam["missing_managed"]
     problems = []
     checked = 0
@@ -207,8 +199,8 @@ def test_no_s3_wildcards_and_no_broad_managed_policies(site, request):
     ])
 
 
-def test_irsa_trust_policies_name_one_service_account_each(site, request):
-    iam = site["iam"]
+def test_irsa_trust_policies_name_one_service_account_each(site_run, request):
+    iam = site_run["iam"]
     providers = set(iam["oidc_providers"])
     assert providers, "no IAM OIDC provider: eks_cluster should have created the cluster's"
     problems, accounts, services = [], {}, 0
@@ -290,14 +282,18 @@ def _pod_template(docs, namespace):
 
 
 @pytest.fixture(scope="module")
-def rendered(site):
-    mlflow = site["kube"]["releases"]["mlflow"]
-    airflow = site["kube"]["releases"]["airflow"]
+def rendered(site_run):
+    if site_run.error is not None:
+        # A failed shared run: passed on, so that each test reading it fails in its own body
+        # (conftest.SiteRun) instead of erroring here, in a fixture's setup.
+        return site_run
+    mlflow = site_run["kube"]["releases"]["mlflow"]
+    airflow = site_run["kube"]["releases"]["airflow"]
     assert airflow["chart"] == "airflow-1.19.0", airflow["chart"]
     airflow_docs = _helm_template(airflow["values"], airflow["namespace"], AIRFLOW_CHART, "airflow")
     return {"mlflow-chart.yaml": _helm_template(mlflow["values"], mlflow["namespace"]),
             "airflow-chart.yaml": airflow_docs + _pod_template(airflow_docs, airflow["namespace"]),
-            "applied-by-roles.yaml": site["kube"]["applied_workloads"]}
+            "applied-by-roles.yaml": site_run["kube"]["applied_workloads"]}
 
 
 def _pod_specs(docs):
@@ -425,6 +421,8 @@ def checkov_roles(security_venv):
 
 @pytest.fixture(scope="module")
 def checkov_rendered(security_venv, rendered):
+    if getattr(rendered, "error", None) is not None:
+        return rendered  # the failed shared run, as in rendered()
     stage = tempfile.mkdtemp(prefix="mlops-checkov-rendered-")
     try:
         os.makedirs(os.path.join(stage, "rendered"))

@@ -4,7 +4,7 @@
 """playbooks/teardown.yml on the sandbox leaves nothing of the platform behind.
 
 On a fresh emulated account, site.yml -i inventories/sandbox deploys the whole platform (the
-deployment tests/security/site_capture.py makes once per test session for the secrets scan and
+deployment tests/integration/site_capture.py makes once per test session for the secrets scan and
 the static checks; it tears it down after their captures, so the listings below come from it).
 Then:
 
@@ -24,20 +24,14 @@ the other inventories without a deployment.
 
 from __future__ import annotations
 
-import os
-import sys
-
 import pytest
 
 import platform_state
 from figures import write_figures
-
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "security"))
-import site_capture  # noqa: E402  pylint: disable=wrong-import-position
+from role_constants import NAMESPACES
 
 # Namespaces site.yml must create on the sandbox (the roles' defaults there).
-EXPECTED_NAMESPACES = {"airflow", "mlflow", "rds-metadata"}
+EXPECTED_NAMESPACES = set(NAMESPACES.values())
 
 pytestmark = [pytest.mark.aws, pytest.mark.k8s]
 
@@ -63,11 +57,10 @@ def _namespaces(listing):
     return {r[2].strip("/") for r in listing if r[0] == "k8s" and r[1] == "Namespace"}
 
 
-def test_teardown_leaves_nothing_of_the_platform(request):
-    run = site_capture.site_run()
-    teardown = run["teardown"]
+def test_teardown_leaves_nothing_of_the_platform(site_run, request):
+    teardown = site_run["teardown"]
     fresh, deployed, refused, after = (teardown[key] for key in ("fresh", "deployed", "refused", "after"))
-    site_seconds, teardown_seconds = run["playbook_seconds"], teardown["seconds"]
+    site_seconds, teardown_seconds = site_run["playbook_seconds"], teardown["seconds"]
 
     tagged_deployed = [r for r in deployed if platform_state.is_platform_resource(r)]
     added_namespaces = _namespaces(deployed) - _namespaces(fresh)

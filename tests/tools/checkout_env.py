@@ -6,7 +6,7 @@
 What `make` exports (the venv's tools first on PATH, the repository's ansible.cfg, the checkout as
 the collection through build/collections), without colour, and without the caller's real AWS
 or cluster identity, so a test or a benchmark never reaches a real account or cluster.
-Used by tests/conftest.py, tests/security/site_capture.py and bench/deploy.py.
+Used by tests/conftest.py, tests/integration/site_capture.py and bench/deploy.py.
 """
 
 import os

@@ -5,17 +5,15 @@ it themselves. Patches only ever change the emulator, never the collection's cod
 """
 
 import importlib
-import os
 import pkgutil
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+# A sibling package: tests/tools is sys.path[0] when this file runs as a script (how
+# tests/tools/sandbox.py starts it), and on pytest's pythonpath (pytest.ini) for the tests.
+import moto_patches
 
 
 def apply_patches():
-    sys.path.insert(0, HERE)
-    import moto_patches
-
     applied = []
     for info in sorted(pkgutil.iter_modules(moto_patches.__path__), key=lambda i: i.name):
         module = importlib.import_module("moto_patches." + info.name)

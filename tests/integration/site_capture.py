@@ -3,7 +3,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """One `ansible-playbook site.yml -i inventories/sandbox -vvv` run and its immediate rerun, shared
 by tests/integration/test_secrets_scan.py, test_static_security.py, test_teardown_clean.py,
-test_site_overlap.py and test_site_rerun.py.
+test_site_overlap.py and test_site_rerun.py through the session fixture ``site_run``
+(tests/integration/conftest.py).
 
 The run gets a sandbox of its own (moto server and local control plane in a temporary
 directory), so it never meets the state of the session's shared sandbox, and DAGs come from
@@ -25,8 +26,9 @@ Everything the tests need is captured before the sandbox is torn down:
   separately those of the rerun, with the rerun's recap;
 - teardown.yml: refused without confirmation, then run, with state listings around it.
 
-The capture runs once per pytest process (the first test that asks pays about three minutes),
-and a failed capture is remembered, so the second test file does not run site.yml again.
+capture() makes the run and returns the capture; the fixture calls it once per pytest session (the
+first test that asks pays about three minutes) and keeps a failure too, so the second test file
+does not run site.yml again.
 """
 
 import base64
@@ -43,18 +45,16 @@ import time
 import urllib.parse
 
 import boto3
-import pytest
 import yaml
+
+# tests/tools (pytest.ini's pythonpath) and this directory (pytest puts a test directory
+# without __init__.py on sys.path).
+import platform_state
+import sandbox as sandbox_tool
+from checkout_env import checkout_env
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VENV_BIN = os.path.dirname(sys.executable)
-sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "tools"))
-
-import sandbox as sandbox_tool  # noqa: E402  pylint: disable=wrong-import-position
-from checkout_env import checkout_env  # noqa: E402  pylint: disable=wrong-import-position
-
-sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "integration"))
-import platform_state  # noqa: E402  pylint: disable=wrong-import-position
 
 GIT_REPO = "git@github.com:example/mlops-dags.git"
 KNOWN_HOSTS = "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
@@ -79,29 +79,6 @@ OVERLAP_DELAYS = "eks_cluster=6,eks_nodegroup=%d,rds_instance=4,efs_file_system=
 
 WORKLOAD_KINDS = "deployments,statefulsets,daemonsets,jobs,cronjobs"
 CHUNK = 8 << 20
-
-_RESULT = {}
-
-
-def site_run():
-    """The capture of the shared site.yml run (made on the first call)."""
-    if "value" not in _RESULT:
-        if "error" in _RESULT:
-            raise RuntimeError("the shared site.yml run failed earlier in this session: %s" % _RESULT["error"])
-        try:
-            _RESULT["value"] = _capture()
-        except Exception as exc:
-            _RESULT["error"] = "%s: %s" % (type(exc).__name__, exc)
-            raise
-    return _RESULT["value"]
-
-
-def site_run_or_fail():
-    """site_run() for a test's fixture: a failed run fails the test, naming the shared run."""
-    try:
-        return site_run()
-    except Exception as exc:  # pylint: disable=broad-except
-        pytest.fail("the shared site.yml run (tests/security/site_capture.py) failed: %s" % exc)
 
 
 def _run(argv, env, timeout=300):
@@ -440,7 +417,8 @@ def _teardown(env, state, fresh):
             "refused": refused, "rc": rc, "out": out, "seconds": seconds, "after": state()}
 
 
-def _capture():
+def capture():
+    """Run site.yml, its rerun and teardown.yml on a sandbox of their own; return what the tests read."""
     started = time.time()
     work = tempfile.mkdtemp(prefix="mlops-security-")
     os.makedirs(os.path.join(work, "sandbox"))
