@@ -6,7 +6,8 @@
 The role's vars (roles/gpu_nodes/vars/main.yml: _gpu_nodes_label, _gpu_nodes_taint) are the
 source of truth, and the tests read them through tests/tools/role_constants.py. A few places
 cannot read them and keep a literal: the example DAG (users copy it into their DAG repository),
-the role's own device plugin settings, and the documentation. These tests tie each to the role.
+the role's own device plugin settings, taints and tolerations written out in the roles' and the
+molecule scenarios' YAML, and the documentation. These tests tie each to the role.
 """
 
 import ast
@@ -15,6 +16,7 @@ import re
 import subprocess
 
 import pytest
+import yaml
 
 from role_constants import GPU_LABEL, GPU_RESOURCE, GPU_TAINT, GPU_TOLERATION, REPO_ROOT, role_file, role_value
 
@@ -69,6 +71,41 @@ def test_the_device_plugin_runs_on_the_labelled_nodes_and_tolerates_the_taint():
     label_key, label_value = next(iter(GPU_LABEL.items()))
     for term in terms:
         assert {"key": label_key, "operator": "In", "values": [label_value]} in term["matchExpressions"], term
+
+
+def _gpu_taint_entries(node, where):
+    """(where, entry) of every mapping under NODE that names the GPU taint key with an effect: a
+    taint or a toleration written out in a task, a var or a molecule scenario."""
+    if isinstance(node, dict):
+        if node.get("key") == GPU_TAINT["key"] and "effect" in node:
+            yield where, node
+        for value in node.values():
+            yield from _gpu_taint_entries(value, where)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _gpu_taint_entries(value, where)
+
+
+def test_every_gpu_taint_written_in_yaml_is_the_roles():
+    # The EKS API spells the effect NO_SCHEDULE where Kubernetes writes NoSchedule.
+    eks_effect = re.sub(r"(?<!^)([A-Z])", r"_\1", GPU_TAINT["effect"]).upper()
+    entries, wrong = 0, []
+    for top in ("roles", "molecule", "playbooks", "examples"):
+        for folder, _dirs, files in os.walk(os.path.join(REPO_ROOT, top)):
+            for name in sorted(files):
+                if not name.endswith((".yml", ".yaml")):
+                    continue
+                path = os.path.join(folder, name)
+                with open(path, encoding="utf-8") as handle:
+                    docs = list(yaml.safe_load_all(handle))
+                for where, entry in _gpu_taint_entries(docs, os.path.relpath(path, REPO_ROOT)):
+                    entries += 1
+                    if (entry["effect"] not in (GPU_TAINT["effect"], eks_effect)
+                            or entry.get("value", GPU_TAINT["value"]) != GPU_TAINT["value"]):
+                        wrong.append("%s: %s" % (where, entry))
+    # At least the role's own taint and device plugin toleration.
+    assert entries >= 2, entries
+    assert not wrong, "GPU taints written differently from roles/gpu_nodes/vars/main.yml:\n" + "\n".join(wrong)
 
 
 def test_role_value_refuses_a_templated_value():
