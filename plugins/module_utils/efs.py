@@ -31,6 +31,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
 from ansible_collections.mlops.eks_platform.plugins.module_utils.retry import retry_decorator
+from ansible_collections.mlops.eks_platform.plugins.module_utils.waiter import wait_until
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
@@ -44,6 +45,8 @@ LIFECYCLE_KEYS = {
 TRANSITION_TO_IA_CHOICES = ["AFTER_1_DAY", "AFTER_7_DAYS", "AFTER_14_DAYS", "AFTER_30_DAYS", "AFTER_60_DAYS",
                             "AFTER_90_DAYS", "AFTER_180_DAYS", "AFTER_270_DAYS", "AFTER_365_DAYS"]
 TRANSITION_TO_PRIMARY_CHOICES = ["AFTER_1_ACCESS"]
+# Seconds between two polls of a wait: file systems, mount targets and access points settle in seconds.
+POLL_DELAY = 5
 
 
 class EfsError(Exception):
@@ -206,22 +209,20 @@ def file_system_tags(name, tags):
 class EfsClient:
     """The EFS (and, for key ARNs, KMS) calls the modules need, with retries and waits."""
 
-    def __init__(self, module):
+    def __init__(self, module, poll_delay=POLL_DELAY, sleep=time.sleep, clock=time.monotonic):
         self.module = module
         self.client = module.client("efs", retry_decorator=retry_decorator())
-        self.poll_delay = 5
+        self.poll_delay = poll_delay
+        self.sleep = sleep
+        self.clock = clock
 
     # -- helpers
     def fail(self, e, msg):
         self.module.fail_json_aws(e, msg=msg)
 
     def _wait(self, what, probe, timeout):
-        """Poll ``probe()`` until it returns True; fail after ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while not probe():
-            if time.monotonic() >= deadline:
-                raise EfsError("timed out after %ss waiting for %s" % (timeout, what))
-            time.sleep(self.poll_delay)
+        """Poll ``probe()`` every ``poll_delay`` seconds until it returns True; EfsError after ``timeout`` seconds."""
+        wait_until(probe, bool, what, timeout, delay=self.poll_delay, error=EfsError, sleep=self.sleep, clock=self.clock)
 
     def resolve_kms_key_arn(self, key_id):
         """EFS reports the key as an ARN; an alias or key id is resolved to compare like with like."""

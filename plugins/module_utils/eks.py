@@ -29,6 +29,7 @@ from ansible.module_utils.common.dict_transformations import camel_dict_to_snake
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
+from ansible_collections.mlops.eks_platform.plugins.module_utils import waiter
 
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 AUTHENTICATION_MODES = ("CONFIG_MAP", "API_AND_CONFIG_MAP", "API")
@@ -42,7 +43,7 @@ TAINT_EFFECTS = {
 }
 _VERSION = re.compile(r"^(\d+)\.(\d+)$")
 _ADDON_VERSION = re.compile(r"^v?(\d+(?:\.\d+)*)(?:-eksbuild\.(\d+))?")
-DEFAULT_DELAY = 15
+DEFAULT_DELAY = waiter.DEFAULT_DELAY
 
 # Some EKS calls fail with ResourceInUseException while an earlier update still settles.
 RETRY_CODES = ["ResourceInUseException", "ServerException", "ServiceUnavailableException"]
@@ -120,19 +121,9 @@ def poll_interval(params):
 
 
 def wait_until(fetch, done, what, timeout, delay=DEFAULT_DELAY, failed=None, sleep=time.sleep, clock=time.monotonic):
-    """Poll fetch() until done(value); EksError when failed(value) or after timeout seconds. Checks first."""
-    deadline = clock() + timeout
-    while True:
-        value = fetch()
-        if done(value):
-            return value
-        if failed is not None:
-            reason = failed(value)
-            if reason:
-                raise EksError("%s failed: %s" % (what, reason))
-        if clock() >= deadline:
-            raise EksError("Timed out after %ss waiting for %s" % (timeout, what))
-        sleep(delay)
+    """The collection's waiter (module_utils/waiter.py), failing with EksError. Checks first."""
+    return waiter.wait_until(fetch, done, what, timeout, delay=delay, failed=failed, error=EksError, sleep=sleep,
+                             clock=clock)
 
 
 def wait_for_update(client, cluster_name, update, timeout, nodegroup=None, addon=None, sleep=time.sleep,
