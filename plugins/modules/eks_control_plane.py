@@ -223,12 +223,12 @@ actions:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.mlops.eks_platform.plugins.module_utils.retry import retry_decorator
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import LOG_TYPES
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import RETRY_CODES
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import delete_cluster
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import ensure_cluster
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import run
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import snake_result
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.cluster import LOG_TYPES
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.common import RETRY_CODES
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.cluster import delete_cluster
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.cluster import ensure_cluster
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.common import run
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.common import snake_result
 
 
 def main():

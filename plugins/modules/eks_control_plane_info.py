@@ -82,12 +82,12 @@ addon_details:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.mlops.eks_platform.plugins.module_utils.retry import retry_decorator
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import RETRY_CODES
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import describe_cluster_inventory
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import get_addon
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import get_nodegroup
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import run
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import snake_result
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.common import RETRY_CODES
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.api import describe_cluster_inventory
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.api import get_addon
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.api import get_nodegroup
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.common import run
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.common import snake_result
 
 
 def main():

@@ -154,18 +154,18 @@ from ansible.module_utils.common.yaml import yaml_load
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.mlops.eks_platform.plugins.module_utils.retry import retry_decorator
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import RETRY_CODES
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import get_cluster
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import run
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks_kubeconfig import existing_server
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks_kubeconfig import existing_token
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks_kubeconfig import exec_user
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks_kubeconfig import generate_token
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks_kubeconfig import merge_entries
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks_kubeconfig import redact
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks_kubeconfig import remove_entries
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks_kubeconfig import token_details
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks_kubeconfig import token_still_valid
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.common import RETRY_CODES
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.api import get_cluster
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.common import run
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.kubeconfig import existing_server
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.kubeconfig import existing_token
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.kubeconfig import exec_user
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.kubeconfig import generate_token
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.kubeconfig import merge_entries
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.kubeconfig import redact
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.kubeconfig import remove_entries
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.kubeconfig import token_details
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.kubeconfig import token_still_valid
 
 
 def read_config(module, path):

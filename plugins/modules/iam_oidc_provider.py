@@ -125,10 +125,10 @@ actions:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.mlops.eks_platform.plugins.module_utils.retry import retry_decorator
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import run
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks_oidc import delete_provider
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks_oidc import ensure_provider
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks_oidc import provider_host_path
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.common import run
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.oidc import delete_provider
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.oidc import ensure_provider
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.oidc import provider_host_path
 
 
 def main():

@@ -15,8 +15,8 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks_kubeconfig import generate_token
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks_kubeconfig import url_from_token
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.kubeconfig import generate_token
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.kubeconfig import url_from_token
 
 pytestmark = pytest.mark.aws
 

@@ -14,14 +14,14 @@ from botocore.stub import Stubber
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import sync_tags
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import tag_changes
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.tagging import sync_tags
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.tagging import tag_changes
 
 ARN = "arn:aws:eks:eu-west-1:123456789012:cluster/mlops"
 
 
 def hand_compared(current, desired, purge):
-    """The comparison eks.py made by hand before it used compare_aws_tags."""
+    """The comparison module_utils/eks.py made by hand before it used compare_aws_tags."""
     current = current or {}
     if desired is None:
         return {}, []

@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.mlops.eks_platform.plugins.module_utils import efs
-from ansible_collections.mlops.eks_platform.plugins.module_utils import eks
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import common as eks_common
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import waiters as eks_waiters
 from ansible_collections.mlops.eks_platform.plugins.module_utils import waiter
 
 
@@ -49,7 +50,7 @@ def test_sleeps_the_configured_interval_between_polls():
 def test_default_interval():
     clock = Clock()
     waiter.wait_until(answers(1, 2), lambda v: v == 2, "x", 60, sleep=clock.sleep, clock=clock.clock)
-    assert clock.sleeps == [waiter.DEFAULT_DELAY] == [eks.DEFAULT_DELAY]
+    assert clock.sleeps == [waiter.DEFAULT_DELAY] == [eks_waiters.DEFAULT_DELAY]
 
 
 def test_times_out_after_timeout_seconds():
@@ -75,17 +76,17 @@ def test_gives_up_after_max_attempts():
 
 def test_a_failed_resource_stops_the_wait_with_its_reason_in_the_callers_error():
     clock = Clock()
-    with pytest.raises(eks.EksError, match="^cluster x failed: status FAILED$"):
+    with pytest.raises(eks_common.EksError, match="^cluster x failed: status FAILED$"):
         waiter.wait_until(answers("CREATING", "FAILED"), lambda v: v == "ACTIVE", "cluster x", 60,
-                          failed=lambda v: "status FAILED" if v == "FAILED" else None, error=eks.EksError,
+                          failed=lambda v: "status FAILED" if v == "FAILED" else None, error=eks_common.EksError,
                           sleep=clock.sleep, clock=clock.clock)
     assert clock.sleeps == [waiter.DEFAULT_DELAY]
 
 
 def test_eks_waits_go_through_the_waiter():
     clock = Clock()
-    with pytest.raises(eks.EksError, match="Timed out after 20s waiting for y"):
-        eks.wait_until(lambda: None, lambda v: False, "y", 20, delay=5, sleep=clock.sleep, clock=clock.clock)
+    with pytest.raises(eks_common.EksError, match="Timed out after 20s waiting for y"):
+        eks_waiters.wait_until(lambda: None, lambda v: False, "y", 20, delay=5, sleep=clock.sleep, clock=clock.clock)
     assert clock.sleeps == [5, 5, 5, 5]
 
 

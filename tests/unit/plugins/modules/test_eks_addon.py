@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Unit tests for the add-on logic of eks_addon (plugins/module_utils/eks.py).
+"""Unit tests for the add-on logic of eks_addon (plugins/module_utils/eks/).
 
 moto 5.2 has no EKS add-on API. tests/tools/moto_patches/eks_addons.py adds one for the
 integration tier, but its catalogue is emulator data, so the version rules are pinned down here
@@ -16,7 +16,8 @@ from botocore.stub import Stubber
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
-from ansible_collections.mlops.eks_platform.plugins.module_utils import eks
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import addon as eks_addon
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import common as eks_common
 
 ADDON_ARN = "arn:aws:eks:eu-west-1:123456789012:addon/mlops/coredns/abcd"
 ROLE = "arn:aws:iam::123456789012:role/mlops-vpc-cni"
@@ -57,37 +58,37 @@ def params(**overrides):
 
 # ---- version choice --------------------------------------------------------------------------
 def test_default_picks_eks_default_for_the_cluster_version():
-    assert eks.choose_addon_version("coredns", "default", sorted(VERSIONS_133, key=lambda v: eks.addon_version_key(v[0]),
-                                                                 reverse=True), "1.33") == "v1.12.2-eksbuild.4"
+    assert eks_addon.choose_addon_version("coredns", "default", sorted(VERSIONS_133, key=lambda v: eks_addon.addon_version_key(v[0]),
+                                                                       reverse=True), "1.33") == "v1.12.2-eksbuild.4"
 
 
 def test_default_keeps_a_newer_compatible_version_because_add_ons_can_not_go_down():
-    versions = sorted(VERSIONS_133, key=lambda v: eks.addon_version_key(v[0]), reverse=True)
-    assert eks.choose_addon_version("coredns", "default", versions, "1.33", current="v1.12.3-eksbuild.1") \
+    versions = sorted(VERSIONS_133, key=lambda v: eks_addon.addon_version_key(v[0]), reverse=True)
+    assert eks_addon.choose_addon_version("coredns", "default", versions, "1.33", current="v1.12.3-eksbuild.1") \
         == "v1.12.3-eksbuild.1"
-    assert eks.choose_addon_version("coredns", "default", versions, "1.33", current="v1.11.4-eksbuild.14") \
+    assert eks_addon.choose_addon_version("coredns", "default", versions, "1.33", current="v1.11.4-eksbuild.14") \
         == "v1.12.2-eksbuild.4"
 
 
 def test_default_moves_an_incompatible_version_after_a_control_plane_upgrade():
     versions = [("v1.34.3-eksbuild.2", True), ("v1.34.0-eksbuild.1", False)]
-    assert eks.choose_addon_version("kube-proxy", "default", versions, "1.34", current="v1.33.3-eksbuild.2") \
+    assert eks_addon.choose_addon_version("kube-proxy", "default", versions, "1.34", current="v1.33.3-eksbuild.2") \
         == "v1.34.3-eksbuild.2"
 
 
 def test_latest_and_exact_versions():
-    versions = sorted(VERSIONS_133, key=lambda v: eks.addon_version_key(v[0]), reverse=True)
-    assert eks.choose_addon_version("coredns", "latest", versions, "1.33") == "v1.12.3-eksbuild.1"
-    assert eks.choose_addon_version("coredns", "v1.11.4-eksbuild.14", versions, "1.33") == "v1.11.4-eksbuild.14"
-    with pytest.raises(eks.EksError, match="not compatible with Kubernetes 1.33"):
-        eks.choose_addon_version("coredns", "v1.10.1-eksbuild.1", versions, "1.33")
-    with pytest.raises(eks.EksError, match="no version compatible"):
-        eks.choose_addon_version("coredns", "default", [], "1.40")
+    versions = sorted(VERSIONS_133, key=lambda v: eks_addon.addon_version_key(v[0]), reverse=True)
+    assert eks_addon.choose_addon_version("coredns", "latest", versions, "1.33") == "v1.12.3-eksbuild.1"
+    assert eks_addon.choose_addon_version("coredns", "v1.11.4-eksbuild.14", versions, "1.33") == "v1.11.4-eksbuild.14"
+    with pytest.raises(eks_common.EksError, match="not compatible with Kubernetes 1.33"):
+        eks_addon.choose_addon_version("coredns", "v1.10.1-eksbuild.1", versions, "1.33")
+    with pytest.raises(eks_common.EksError, match="no version compatible"):
+        eks_addon.choose_addon_version("coredns", "default", [], "1.40")
 
 
 def test_version_keys_order_builds_numerically():
-    assert eks.addon_version_key("v1.20.4-eksbuild.10") > eks.addon_version_key("v1.20.4-eksbuild.9")
-    assert eks.addon_version_key("v1.9.0-eksbuild.1") < eks.addon_version_key("v1.10.0-eksbuild.1")
+    assert eks_addon.addon_version_key("v1.20.4-eksbuild.10") > eks_addon.addon_version_key("v1.20.4-eksbuild.9")
+    assert eks_addon.addon_version_key("v1.9.0-eksbuild.1") < eks_addon.addon_version_key("v1.10.0-eksbuild.1")
 
 
 def test_addon_versions_follows_pages_and_filters_by_cluster_version(stubbed):
@@ -97,7 +98,7 @@ def test_addon_versions_follows_pages_and_filters_by_cluster_version(stubbed):
     stub.add_response("describe_addon_versions", first, {"addonName": "coredns", "kubernetesVersion": "1.33"})
     stub.add_response("describe_addon_versions", versions_page("coredns", "1.33", VERSIONS_133[1:]),
                       {"addonName": "coredns", "kubernetesVersion": "1.33", "nextToken": "page2"})
-    assert eks.addon_versions(client, "coredns", "1.33") == [
+    assert eks_addon.addon_versions(client, "coredns", "1.33") == [
         ("v1.12.3-eksbuild.1", False), ("v1.12.2-eksbuild.4", True), ("v1.11.4-eksbuild.14", False)]
 
 
@@ -109,7 +110,7 @@ def test_addon_versions_follows_pages_and_filters_by_cluster_version(stubbed):
     (None, None),
 ])
 def test_configuration_values_compare_as_json(value, expected):
-    assert eks.normalize_configuration(value) == expected
+    assert eks_addon.normalize_configuration(value) == expected
 
 
 # ---- calls -----------------------------------------------------------------------------------
@@ -133,7 +134,7 @@ def test_create_at_the_default_version_with_irsa_role_and_configuration(stubbed)
         "tags": {"env": "prod"}})
     stub.add_response("describe_addon", {"addon": addon(addonVersion="v1.12.2-eksbuild.4")},
                       {"clusterName": "mlops", "addonName": "coredns"})
-    changed, result, actions, warnings = eks.ensure_addon(client, params(
+    changed, result, actions, warnings = eks_addon.ensure_addon(client, params(
         service_account_role_arn=ROLE, configuration_values={"replicaCount": 3}, tags={"env": "prod"}), False)
     assert changed and result["addonVersion"] == "v1.12.2-eksbuild.4" and warnings == []
     assert actions == ["create add-on coredns v1.12.2-eksbuild.4"]
@@ -142,7 +143,7 @@ def test_create_at_the_default_version_with_irsa_role_and_configuration(stubbed)
 def test_existing_add_on_at_the_default_changes_nothing(stubbed):
     client, stub = stubbed
     reads(stub, addon(addonVersion="v1.12.2-eksbuild.4"))
-    assert eks.ensure_addon(client, params(), False)[0] is False
+    assert eks_addon.ensure_addon(client, params(), False)[0] is False
 
 
 def test_update_to_the_new_default_waits_for_the_update(stubbed):
@@ -158,7 +159,7 @@ def test_update_to_the_new_default_waits_for_the_update(stubbed):
                       {"clusterName": "mlops", "addonName": "coredns"})
     stub.add_response("describe_addon", {"addon": addon(addonVersion="v1.12.2-eksbuild.4")},
                       {"clusterName": "mlops", "addonName": "coredns"})
-    changed, result, actions = eks.ensure_addon(client, params(), False)[:3]
+    changed, result, actions = eks_addon.ensure_addon(client, params(), False)[:3]
     assert changed and actions == ["version v1.11.4-eksbuild.14 -> v1.12.2-eksbuild.4"]
     assert result["addonVersion"] == "v1.12.2-eksbuild.4"
 
@@ -166,14 +167,14 @@ def test_update_to_the_new_default_waits_for_the_update(stubbed):
 def test_an_exact_older_version_is_refused_before_any_update(stubbed):
     client, stub = stubbed
     reads(stub, addon(addonVersion="v1.12.3-eksbuild.1"))
-    with pytest.raises(eks.EksError, match="can not downgrade"):
-        eks.ensure_addon(client, params(version="v1.12.2-eksbuild.4"), False)
+    with pytest.raises(eks_common.EksError, match="can not downgrade"):
+        eks_addon.ensure_addon(client, params(version="v1.12.2-eksbuild.4"), False)
 
 
 def test_check_mode_reports_the_version_it_would_install(stubbed):
     client, stub = stubbed
     reads(stub, addon(addonVersion="v1.11.4-eksbuild.14", serviceAccountRoleArn=ROLE))
-    changed, result, actions = eks.ensure_addon(client, params(service_account_role_arn=""), True)[:3]
+    changed, result, actions = eks_addon.ensure_addon(client, params(service_account_role_arn=""), True)[:3]
     assert changed and result["addonVersion"] == "v1.12.2-eksbuild.4"
     assert actions == ["version v1.11.4-eksbuild.14 -> v1.12.2-eksbuild.4", "service account role"]
 
@@ -187,7 +188,7 @@ def test_a_degraded_add_on_is_a_warning_not_a_failure(stubbed):
     stub.add_response("describe_addon", {"addon": addon(status="DEGRADED", health={"issues": [
         {"code": "InsufficientNumberOfReplicas", "message": "no nodes"}]})},
         {"clusterName": "mlops", "addonName": "coredns"})
-    warnings = eks.ensure_addon(client, params(), False)[3]
+    warnings = eks_addon.ensure_addon(client, params(), False)[3]
     assert warnings and "DEGRADED" in warnings[0]
 
 
@@ -200,15 +201,15 @@ def test_a_failed_add_on_fails_with_its_health_issues(stubbed):
     stub.add_response("describe_addon", {"addon": addon(status="CREATE_FAILED", health={"issues": [
         {"code": "ConfigurationConflict", "message": "fields managed by kubectl"}]})},
         {"clusterName": "mlops", "addonName": "coredns"})
-    with pytest.raises(eks.EksError, match="ConfigurationConflict"):
-        eks.ensure_addon(client, params(), False)
+    with pytest.raises(eks_common.EksError, match="ConfigurationConflict"):
+        eks_addon.ensure_addon(client, params(), False)
 
 
 def test_missing_cluster_is_a_clear_error(stubbed):
     client, stub = stubbed
     stub.add_client_error("describe_cluster", "ResourceNotFoundException", "No cluster found", 404)
-    with pytest.raises(eks.EksError, match="Cluster mlops does not exist"):
-        eks.ensure_addon(client, params(), False)
+    with pytest.raises(eks_common.EksError, match="Cluster mlops does not exist"):
+        eks_addon.ensure_addon(client, params(), False)
 
 
 def test_delete_addon_with_preserve(stubbed):
@@ -217,10 +218,10 @@ def test_delete_addon_with_preserve(stubbed):
     stub.add_response("describe_addon", {"addon": addon()}, key)
     stub.add_response("delete_addon", {"addon": addon(status="DELETING")}, dict(key, preserve=True))
     stub.add_client_error("describe_addon", "ResourceNotFoundException", "No addon", 404)
-    assert eks.delete_addon(client, params(preserve=True), False, sleep=lambda s: None) is True
+    assert eks_addon.delete_addon(client, params(preserve=True), False, sleep=lambda s: None) is True
 
 
 def test_delete_addon_that_is_gone(stubbed):
     client, stub = stubbed
     stub.add_client_error("describe_addon", "ResourceNotFoundException", "No addon", 404)
-    assert eks.delete_addon(client, params(), False) is False
+    assert eks_addon.delete_addon(client, params(), False) is False

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Unit tests for EKS tokens and kubeconfig entries (plugins/module_utils/eks_kubeconfig.py).
+"""Unit tests for EKS tokens and kubeconfig entries (plugins/module_utils/eks/kubeconfig.py).
 
 Pre-signing is local (no request is sent), so a real boto3 STS client with made-up credentials
 shows exactly what a token holds. tests/integration replays a token against the emulated STS.
@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.mlops.eks_platform.plugins.module_utils import eks_kubeconfig as kc
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import kubeconfig as kc
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Unit tests for iam_oidc_provider (plugins/module_utils/eks_oidc.py) against botocore's Stubber."""
+"""Unit tests for iam_oidc_provider (plugins/module_utils/eks/oidc.py) against botocore's Stubber."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from botocore.stub import Stubber
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
-from ansible_collections.mlops.eks_platform.plugins.module_utils import eks_oidc
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import EksError
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import oidc as eks_oidc
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.common import EksError
 
 HOST_PATH = "oidc.eks.eu-west-1.amazonaws.com/id/0123456789ABCDEF"
 URL = "https://" + HOST_PATH

@@ -17,9 +17,9 @@ except ImportError:  # pragma: no cover - the module reports the missing library
     botocore = None
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import EksError
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import aws_call
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import tag_changes
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.common import EksError
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.common import aws_call
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.tagging import tag_changes
 
 
 def provider_host_path(url):
