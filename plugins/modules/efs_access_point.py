@@ -179,14 +179,12 @@ access_point:
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.mlops.eks_platform.plugins.module_utils.efs import (
-    EfsClient,
-    EfsError,
-    access_point_differences,
-    describe_access_point,
-    file_system_tags,
-    normalize_permissions,
-)
+from ansible_collections.mlops.eks_platform.plugins.module_utils.efs.api import EfsClient
+from ansible_collections.mlops.eks_platform.plugins.module_utils.efs.resources import EfsError
+from ansible_collections.mlops.eks_platform.plugins.module_utils.efs.resources import access_point_differences
+from ansible_collections.mlops.eks_platform.plugins.module_utils.efs.resources import describe_access_point
+from ansible_collections.mlops.eks_platform.plugins.module_utils.efs.resources import file_system_tags
+from ansible_collections.mlops.eks_platform.plugins.module_utils.efs.resources import normalize_permissions
 
 
 def find(module, efs):

@@ -313,18 +313,16 @@ file_system:
 import json
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.mlops.eks_platform.plugins.module_utils.efs import (
-    TRANSITION_TO_IA_CHOICES,
-    TRANSITION_TO_PRIMARY_CHOICES,
-    EfsClient,
-    EfsError,
-    complete_policy,
-    file_system_tags,
-    immutable_differences,
-    plan_mount_targets,
-    policies_differ,
-    throughput_update,
-)
+from ansible_collections.mlops.eks_platform.plugins.module_utils.efs.api import EfsClient
+from ansible_collections.mlops.eks_platform.plugins.module_utils.efs.resources import EfsError
+from ansible_collections.mlops.eks_platform.plugins.module_utils.efs.resources import TRANSITION_TO_IA_CHOICES
+from ansible_collections.mlops.eks_platform.plugins.module_utils.efs.resources import TRANSITION_TO_PRIMARY_CHOICES
+from ansible_collections.mlops.eks_platform.plugins.module_utils.efs.resources import complete_policy
+from ansible_collections.mlops.eks_platform.plugins.module_utils.efs.resources import file_system_tags
+from ansible_collections.mlops.eks_platform.plugins.module_utils.efs.resources import immutable_differences
+from ansible_collections.mlops.eks_platform.plugins.module_utils.efs.resources import plan_mount_targets
+from ansible_collections.mlops.eks_platform.plugins.module_utils.efs.resources import policies_differ
+from ansible_collections.mlops.eks_platform.plugins.module_utils.efs.resources import throughput_update
 
 
 def describe(efs, file_system_id, region):

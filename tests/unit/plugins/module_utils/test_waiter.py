@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.mlops.eks_platform.plugins.module_utils import efs
+from ansible_collections.mlops.eks_platform.plugins.module_utils.efs import api as efs_api
+from ansible_collections.mlops.eks_platform.plugins.module_utils.efs import resources as efs_resources
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import common as eks_common
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import waiters as eks_waiters
 from ansible_collections.mlops.eks_platform.plugins.module_utils import waiter
@@ -97,14 +98,14 @@ class FakeModule:
 
 def test_efs_waits_every_poll_delay_and_raises_efs_error():
     clock = Clock()
-    client = efs.EfsClient(FakeModule(), poll_delay=2, sleep=clock.sleep, clock=clock.clock)
+    client = efs_api.EfsClient(FakeModule(), poll_delay=2, sleep=clock.sleep, clock=clock.clock)
     states = answers(False, False, True)
     client._wait("the mount targets", states, 60)  # pylint: disable=protected-access
     assert clock.sleeps == [2, 2]
-    with pytest.raises(efs.EfsError, match="Timed out after 5s waiting for access point fsap-1"):
+    with pytest.raises(efs_resources.EfsError, match="Timed out after 5s waiting for access point fsap-1"):
         client._wait("access point fsap-1", lambda: False, 5)  # pylint: disable=protected-access
     assert clock.sleeps == [2, 2, 2, 2, 2]
 
 
 def test_efs_polls_every_five_seconds_by_default():
-    assert efs.EfsClient(FakeModule()).poll_delay == efs.POLL_DELAY == 5
+    assert efs_api.EfsClient(FakeModule()).poll_delay == efs_api.POLL_DELAY == 5

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Unit tests for the planning half of plugins/module_utils/efs.py (no AWS involved).
+"""Unit tests for the planning half of plugins/module_utils/efs/resources.py (no AWS involved).
 
 The modules efs_file_system and efs_access_point decide what to change from these pure
 functions; their AWS calls are tested against the emulator in
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.mlops.eks_platform.plugins.module_utils import efs
+from ansible_collections.mlops.eks_platform.plugins.module_utils.efs import resources as efs
 
 IA = efs.TRANSITION_TO_IA_CHOICES
 
