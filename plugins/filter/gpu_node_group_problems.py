@@ -68,8 +68,8 @@ import re
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.collections import is_sequence
 
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import EksError
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import check_scaling
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.common import EksError
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.nodegroup import check_scaling
 
 # EKS node group names (CreateNodegroup).
 _NAME_RE = re.compile(r'[0-9A-Za-z][A-Za-z0-9_-]{0,62}')

@@ -51,8 +51,8 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import EksError
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import check_scaling
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.common import EksError
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.nodegroup import check_scaling
 
 SIZES = ('min_size', 'max_size', 'desired_size')
 

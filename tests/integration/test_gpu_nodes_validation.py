@@ -74,7 +74,7 @@ def test_bad_groups_are_refused_with_every_problem_named(run_cmd, ansible_env, t
         "'graviton': ami_type AL2023_x86_64_NVIDIA is for x86_64 but g5g.xlarge are arm64 instances",
         "'br-arm': ami_type BOTTLEROCKET_ARM_64_NVIDIA is for arm64 but g6.xlarge are x86_64 instances",
         "'mixed': instance_types mix architectures (x86_64 and arm64)",
-        # The scaling rule of the eks_managed_nodegroup module (module_utils/eks.py check_scaling).
+        # The scaling rule of the eks_managed_nodegroup module (module_utils/eks/nodegroup.py check_scaling).
         "'sizes': Scaling: need 0 <= min_size <= max_size and max_size >= 1 (got min 3, max 2)",
         "'desired': desired_size 4 is outside min_size 0 and max_size 1",
     ]:

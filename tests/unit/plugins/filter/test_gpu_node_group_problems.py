@@ -4,7 +4,7 @@
 """The gpu_node_group_problems filter: gpu_nodes' node group rules, sizes by the module's rule.
 
 The role's validation calls the filter before any API call; sizes, labels and taints go through
-check_scaling of module_utils/eks.py, the rule eks_managed_nodegroup applies when it creates the group.
+check_scaling of module_utils/eks/nodegroup.py, the rule eks_managed_nodegroup applies when it creates the group.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.mlops.eks_platform.plugins.filter.gpu_node_group_problems import FilterModule
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import EksError
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import create_nodegroup_request
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.common import EksError
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.nodegroup import create_nodegroup_request
 
 problems_of = FilterModule().filters()['gpu_node_group_problems']
 

@@ -9,8 +9,8 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.mlops.eks_platform.plugins.filter.scaling_problems import FilterModule
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import EksError
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import check_scaling
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.common import EksError
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.nodegroup import check_scaling
 
 scaling_problems = FilterModule().filters()['scaling_problems']
 
