@@ -408,7 +408,7 @@ repository:
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.mlops.eks_platform.plugins.module_utils.ecr_image import EcrImage
+from ansible_collections.mlops.eks_platform.plugins.module_utils.ecr.image import EcrImage
 
 
 def main():

@@ -31,7 +31,7 @@ import urllib.request
 import pytest
 import yaml
 
-from ansible_collections.mlops.eks_platform.plugins.module_utils import ecr_context
+from ansible_collections.mlops.eks_platform.plugins.module_utils.ecr import context as ecr_context
 
 pytestmark = pytest.mark.aws
 

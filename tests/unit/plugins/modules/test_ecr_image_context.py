@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Unit tests for the build-context digest of ecr_image (plugins/module_utils/ecr_context.py).
+"""Unit tests for the build-context digest of ecr_image (plugins/module_utils/ecr/context.py).
 
 The digest decides whether an image is rebuilt, so it must be stable (same context, same
 digest, whatever the file order, modification times or umask) and sensitive (any change
@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.mlops.eks_platform.plugins.module_utils import ecr_context as ec
+from ansible_collections.mlops.eks_platform.plugins.module_utils.ecr import context as ec
 
 DOCKERFILE = "FROM scratch\nCOPY . /ctx/\n"
 

@@ -17,9 +17,9 @@ import threading
 
 import pytest
 
-from ansible_collections.mlops.eks_platform.plugins.module_utils import ecr_builder as eb
-from ansible_collections.mlops.eks_platform.plugins.module_utils import ecr_image as ei
-from ansible_collections.mlops.eks_platform.plugins.module_utils import ecr_registry as er
+from ansible_collections.mlops.eks_platform.plugins.module_utils.ecr import builder as eb
+from ansible_collections.mlops.eks_platform.plugins.module_utils.ecr import image as ei
+from ansible_collections.mlops.eks_platform.plugins.module_utils.ecr import registry as er
 
 ARN = "arn:aws:ecr:eu-west-1:123456789012:repository/demo"
 KEY = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
