@@ -13,12 +13,3 @@
 - ``oidc``: the IAM OIDC provider of a cluster's issuer (IRSA)
 - ``kubeconfig``: EKS tokens and kubeconfig entries
 """
-
-from __future__ import annotations
-
-# Kept for the filter plugins that validate node group input with the module's own rule
-# (plugins/filter/*_problems.py) and were written against the single module_utils/eks.py; new code
-# imports from eks.common and eks.nodegroup.
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.common import EksError  # noqa: F401
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.nodegroup import check_scaling  # noqa: F401
-from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.nodegroup import create_nodegroup_request  # noqa: F401
