@@ -7,4 +7,6 @@
 
 from __future__ import annotations
 
-from ansible_collections.mlops.eks_platform.plugins.module_utils.ecr.image import EcrImage  # noqa: F401
+from ansible_collections.mlops.eks_platform.plugins.module_utils.ecr.image import EcrImage
+
+__all__ = ["EcrImage"]

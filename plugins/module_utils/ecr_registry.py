@@ -7,5 +7,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.mlops.eks_platform.plugins.module_utils.ecr.registry import Registry  # noqa: F401
-from ansible_collections.mlops.eks_platform.plugins.module_utils.ecr.registry import RegistryError  # noqa: F401
+from ansible_collections.mlops.eks_platform.plugins.module_utils.ecr.registry import Registry
+from ansible_collections.mlops.eks_platform.plugins.module_utils.ecr.registry import RegistryError
+
+__all__ = ["Registry", "RegistryError"]
