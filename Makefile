@@ -68,7 +68,7 @@ cluster-down: ## stop only the local Kubernetes control plane
 	@if [ -x $(PY) ]; then $(SANDBOX) down --only kube; else echo "sandbox: nothing to stop"; fi
 
 images: setup ## build images/mlflow and images/trainer from a local Debian base through playbooks/images.yml and prove them (5-10 min)
-	@$(PY) bench/build_images.py
+	@$(PY) tests/tools/build_images.py
 
 bench-images: setup ## benchmark ecr_image: first build+push against the unchanged re-run (one registry lookup)
 	@$(PY) bench/images.py

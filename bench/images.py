@@ -13,7 +13,7 @@ Images:
                        secret where TLS is intercepted)
 
 Everything runs on 127.0.0.1 (moto for the ECR API, docker-registry for the images; see
-bench/imagelab.py) and is stopped at the end. Results are also written to
+tests/tools/imagelab.py) and is stopped at the end. Results are also written to
 bench/results/images.json.
 """
 
@@ -26,7 +26,7 @@ import statistics
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "tools"))
 
 import imagelab  # noqa: E402
 
