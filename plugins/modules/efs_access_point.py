@@ -98,6 +98,11 @@ options:
     description: How long to wait, in seconds.
     type: int
     default: 300
+  wait_interval:
+    description:
+      - Seconds between two status polls while waiting.
+    type: int
+    default: 5
 extends_documentation_fragment:
   - mlops.eks_platform.attributes
   - amazon.aws.common.modules
@@ -247,6 +252,7 @@ def main():
         purge_tags=dict(type="bool", default=True),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=300),
+        wait_interval=dict(type="int", default=5),
     )
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
@@ -255,7 +261,7 @@ def main():
         required_by={"file_system_id": "name"},
     )
     params = module.params
-    efs = EfsClient(module)
+    efs = EfsClient(module, poll_delay=module.params["wait_interval"])
     try:
         point = find(module, efs)
         if params["state"] == "absent":

@@ -150,6 +150,11 @@ options:
     description: How long to wait, in seconds, for each resource.
     type: int
     default: 600
+  wait_interval:
+    description:
+      - Seconds between two status polls while waiting.
+    type: int
+    default: 5
 extends_documentation_fragment:
   - mlops.eks_platform.attributes
   - amazon.aws.common.modules
@@ -497,6 +502,7 @@ def main():
         purge_tags=dict(type="bool", default=True),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=600),
+        wait_interval=dict(type="int", default=5),
     )
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
@@ -509,7 +515,7 @@ def main():
     if not module.params["encrypted"] and module.params["kms_key_id"]:
         module.fail_json(msg="kms_key_id needs encrypted=true")
 
-    efs = EfsClient(module)
+    efs = EfsClient(module, poll_delay=module.params["wait_interval"])
     try:
         fs = efs.find_file_system(creation_token=token)
         if module.params["state"] == "absent":
