@@ -9,6 +9,8 @@ PY := $(BIN)/python
 SANDBOX = $(PY) tests/tools/sandbox.py --dir $(SANDBOX_DIR)
 INVENTORY ?= inventories/sandbox
 SANDBOX_DIR ?= $(CURDIR)/.sandbox
+# The image lab and the benchmarks import the sandbox's tools (tests/tools) as modules.
+TOOLS_PYTHONPATH = $(CURDIR)/tests/tools:$(CURDIR)/build/collections
 
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
@@ -67,17 +69,17 @@ cluster-up: setup ## start only the local Kubernetes control plane (.sandbox/kub
 cluster-down: ## stop only the local Kubernetes control plane
 	@if [ -x $(PY) ]; then $(SANDBOX) down --only kube; else echo "sandbox: nothing to stop"; fi
 
-images: setup ## build images/mlflow and images/trainer from a local Debian base through playbooks/images.yml and prove them (5-10 min)
-	@$(PY) tests/tools/build_images.py
+images: setup ## build images/mlflow and images/trainer from a local Debian base through playbooks/images.yml and prove them (5-10 min; IMAGES_ARGS="--keep-storage")
+	@PYTHONPATH=$(TOOLS_PYTHONPATH) $(PY) tests/tools/build_images.py $(IMAGES_ARGS)
 
-bench-images: setup ## benchmark ecr_image: first build+push against the unchanged re-run (one registry lookup)
-	@$(PY) bench/images.py
+bench-images: setup ## benchmark ecr_image: first build+push against the unchanged re-run (one registry lookup; BENCH_IMAGES_ARGS="--image mlflow")
+	@PYTHONPATH=$(TOOLS_PYTHONPATH) $(PY) bench/images.py $(BENCH_IMAGES_ARGS)
 
 bench: setup ## deploy benchmark: site.yml with emulated AWS waits vs its critical path, then the rerun (BENCH_ARGS="--runs 3")
-	@$(PY) bench/deploy.py $(BENCH_ARGS)
+	@PYTHONPATH=$(TOOLS_PYTHONPATH) $(PY) bench/deploy.py $(BENCH_ARGS)
 
-faults: setup ## faults on the whole site.yml: throttling and 5xx (AWSRetry, botocore), three interruptions (~25 min)
-	@$(PY) -m pytest -p no:cacheprovider tests/integration/test_faults.py tests/integration/faults_full.py
+faults: setup ## faults on the whole site.yml: throttling and 5xx (AWSRetry, botocore), three interruptions (~25 min; FAULTS_ARGS for pytest)
+	@$(PY) -m pytest -p no:cacheprovider tests/integration/test_faults.py tests/integration/faults_full.py $(FAULTS_ARGS)
 
 clean: sandbox-down ## remove build output (keeps .venv and the tool cache)
 	rm -rf build/dist build/ansible-test tests/output .pytest_cache

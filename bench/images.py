@@ -13,8 +13,8 @@ Images:
                        secret where TLS is intercepted)
 
 Everything runs on 127.0.0.1 (moto for the ECR API, docker-registry for the images; see
-tests/tools/imagelab.py) and is stopped at the end. Results are also written to
-bench/results/images.json.
+tests/tools/imagelab.py, which `make bench-images` puts on PYTHONPATH) and is stopped at the end.
+Results are also written to bench/results/images.json (--results).
 """
 
 import argparse
@@ -22,13 +22,15 @@ import json
 import os
 import random
 import re
+import signal
 import statistics
+import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "tools"))
+import imagelab
 
-import imagelab  # noqa: E402
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "images.json")
 
 
 def synthetic_context(directory, size_mb, files=16):
@@ -62,7 +64,6 @@ def time_module_start(lab):
     code = ("import boto3, botocore; "
             "from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule; "
             "import ansible_collections.mlops.eks_platform.plugins.module_utils.ecr_image")
-    import subprocess
 
     samples = []
     for dummy in range(3):
@@ -78,11 +79,13 @@ def main(argv=None):
     parser.add_argument("--size-mb", type=int, default=64, help="size of the synthetic context")
     parser.add_argument("--repeat", type=int, default=3, help="unchanged re-runs to take the median of")
     parser.add_argument("--dir", default=os.path.join(imagelab.REPO_ROOT, "build", "bench-images"))
+    parser.add_argument("--results", default=RESULTS, help="where the figures go (default %(default)s)")
     args = parser.parse_args(argv)
 
     imagelab.check_tools(("debootstrap",) if args.image != "synthetic" else ())
-    lab = imagelab.Lab(args.dir).start()
-    try:
+    # A SIGTERM (a CI timeout, `kill`) must still stop the lab's emulator and registry.
+    signal.signal(signal.SIGTERM, imagelab.exit_on_sigterm)
+    with imagelab.Lab(args.dir) as lab:
         if args.image == "synthetic":
             context = synthetic_context(os.path.join(lab.dir, "context"), args.size_mb)
             extra = {}
@@ -128,12 +131,10 @@ def main(argv=None):
                        ratio=round(ratio, 2), lookup_seconds=round(lookup, 4), module_start_seconds=round(start, 3),
                        build_seconds=first.get("build_seconds"), digest=first["digest"],
                        date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-        out_dir = os.path.join(imagelab.REPO_ROOT, "bench", "results")
-        os.makedirs(out_dir, exist_ok=True)
-        with open(os.path.join(out_dir, "images.json"), "w") as f:
+        os.makedirs(os.path.dirname(os.path.abspath(args.results)), exist_ok=True)
+        with open(args.results, "w") as f:
             json.dump(results, f, indent=2, sort_keys=True)
-    finally:
-        lab.close(remove=True)
+        print("written: %s" % args.results)
 
 
 if __name__ == "__main__":

@@ -20,13 +20,14 @@ import time
 
 import pytest
 
+# From tests/tools (pytest.ini's pythonpath).
+import deploy_figures
+import sandbox as sandbox_tool
+from moto_patches import provisioning_delays
+
 pytestmark = pytest.mark.aws
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "tools"))
-
-import sandbox as sandbox_tool  # noqa: E402  pylint: disable=wrong-import-position
-from moto_patches import provisioning_delays  # noqa: E402  pylint: disable=wrong-import-position
 
 # Short, so that the whole file stays well under a minute. The EKS modules poll every second here
 # (wait_interval), the EFS module every 5 s; the RDS instance gets a longer delay so that the wait
@@ -85,19 +86,17 @@ def test_parse_delays():
 
 
 def test_bench_figures():
-    """bench/deploy.py: the longest chain and the serial sum of the delays, and request attribution."""
-    sys.path.insert(0, os.path.join(REPO_ROOT, "bench"))
-    import deploy  # pylint: disable=import-error,import-outside-toplevel
-
+    """The figures of the deploy benchmark (tests/tools/deploy_figures.py, used by bench/deploy.py):
+    the longest chain and the serial sum of the delays, and request attribution."""
     delays = provisioning_delays.parse("eks_cluster=60,eks_nodegroup=30,rds_instance=45,efs_file_system=5")
     created = {"eks_cluster": 1, "eks_nodegroup": 2, "rds_instance": 1, "efs_file_system": 1, "efs_mount_target": 3}
-    assert deploy.delay_figures(delays, created) == (90.0, "eks_cluster -> eks_nodegroup", 170.0)
-    assert deploy.delay_figures(dict(delays, rds_instance=120.0), created)[:2] == (120.0, "rds_instance")
-    assert deploy.busy_seconds([(0, 2), (1, 3), (5, 6)]) == 4
+    assert deploy_figures.delay_figures(delays, created) == (90.0, "eks_cluster -> eks_nodegroup", 170.0)
+    assert deploy_figures.delay_figures(dict(delays, rds_instance=120.0), created)[:2] == (120.0, "rds_instance")
+    assert deploy_figures.busy_seconds([(0, 2), (1, 3), (5, 6)]) == 4
     # The named sets of --delays: the default is "scaled"; "aws" is AWS's own waits, tenfold and more.
-    assert deploy.DELAY_PRESETS["scaled"] == deploy.DEFAULT_DELAYS
-    aws = provisioning_delays.parse(deploy.DELAY_PRESETS["aws"])
-    assert deploy.delay_figures(aws, created) == (840.0, "eks_cluster -> eks_nodegroup", 1560.0)
+    assert deploy_figures.DELAY_PRESETS["scaled"] == deploy_figures.DEFAULT_DELAYS
+    aws = provisioning_delays.parse(deploy_figures.DELAY_PRESETS["aws"])
+    assert deploy_figures.delay_figures(aws, created) == (840.0, "eks_cluster -> eks_nodegroup", 1560.0)
 
     timeline = [
         {"event": "task_start", "uuid": "a", "t": 10.0, "task": "Create", "role": "eks_cluster", "play": "P"},
@@ -106,7 +105,7 @@ def test_bench_figures():
         {"event": "task_end", "uuid": "b", "t": 13.0, "changed": False},
     ]
     requests = [{"t": t, "service": "eks", "action": "DescribeCluster"} for t in (11.0, 12.2, 12.7)]
-    roles = deploy.per_role(requests, deploy.task_windows(timeline))
+    roles = deploy_figures.per_role(requests, deploy_figures.task_windows(timeline))
     assert {k: (v["requests"], v["changed"]) for k, v in roles.items()} == {
         "eks_cluster": (2, 1), "(play) Summary": (1, 0)}
 

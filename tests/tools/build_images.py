@@ -1,7 +1,7 @@
 """`make images`: build the platform's images from a local base with playbooks/images.yml, and prove them.
 
 Docker Hub is not needed: the base is Debian bookworm with python3 made by debootstrap (cached in
-~/.cache/mlops-eks-platform/), imported into a private buildah storage (bench/imagelab.py). The
+~/.cache/mlops-eks-platform/), imported into a private buildah storage (imagelab.py). The
 images' own dependencies come from PyPI; where TLS is intercepted the host CA bundle is passed
 as the build secret ``ca-bundle`` (never stored in an image).
 
@@ -21,21 +21,24 @@ Steps, each of which must pass:
 
 images/airflow is checked by hadolint only (its base, apache/airflow, comes from Docker Hub);
 ``--with-airflow`` builds it too where its base can be pulled.
+
+However a step ends (a failed check, an error, SIGTERM), the emulator and the registry are
+stopped and the lab directory with its build storage (several GB) is removed; ``--keep-storage``
+keeps only the storage, in ~/.cache/mlops-eks-platform/ (imagelab.kept_storage()).
 """
 
 import argparse
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import imagelab  # noqa: E402
+import imagelab
 
 VENV_BIN = os.path.dirname(sys.executable)
 
@@ -97,142 +100,167 @@ def constraints(path):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
-    parser.add_argument("--dir", default=os.path.join(imagelab.REPO_ROOT, "build", "images-local"))
+    parser.add_argument("--dir", default=os.path.join(imagelab.REPO_ROOT, "build", "images-local"),
+                        help="the lab's directory (emulator, registry, logs); removed at the end")
     parser.add_argument("--with-airflow", action="store_true", help="also build images/airflow (needs its base)")
     parser.add_argument("--keep-storage", action="store_true",
-                        help="reuse the previous run's buildah storage (base image, layer cache) and keep it "
-                             "afterwards (several GB with the vfs driver); everything else starts afresh")
-    args = parser.parse_args(argv)
+                        help="reuse and keep the buildah storage (base image, layer cache; several GB with the vfs "
+                             "driver) in ~/.cache/mlops-eks-platform/ instead of removing it with the lab")
+    options = parser.parse_args(argv)
 
     imagelab.check_tools(("debootstrap",))
+    # A SIGTERM (a CI timeout, `kill`) must still reach the cleanup below.
+    signal.signal(signal.SIGTERM, imagelab.exit_on_sigterm)
     started = time.time()
-    lab = imagelab.Lab(args.dir, keep_storage=args.keep_storage).start()
-    server = None
-    try:
-        step("local base image")
-        base = lab.ensure_base_image()
-        images = ["mlflow", "trainer"] + (["airflow"] if args.with_airflow else [])
-        extra_vars = {
-            "images_list": images,
-            "images_repository_prefix": "mlops",
-            "images_registry": lab.registry,
-            "images_insecure_registry": True,
-            "images_builder": "buildah",
-            "images_isolation": "chroot",
-            "images_build_args": {"mlflow": {"BASE_IMAGE": base}, "trainer": {"BASE_IMAGE": base}},
-            "images_secrets": ([{"id": "ca-bundle", "src": imagelab.HOST_CA_BUNDLE}]
-                               if os.path.exists(imagelab.HOST_CA_BUNDLE) else []),
-            "eks_cluster_name": "mlops-images",
-            "platform_environment": "imagelab",  # what playbooks/preflight.yml asks of an inventory
-        }
+    server = MlflowServer()
+    with imagelab.Lab(options.dir, storage=imagelab.kept_storage() if options.keep_storage else None) as lab:
+        try:
+            prove(lab, options, server)
+        finally:
+            server.stop()
+    step("all checks passed in %.0f s" % (time.time() - started))
 
-        step("playbooks/images.yml: build and push %s" % ", ".join(images))
-        changed, seconds = run_playbook(lab, extra_vars)
-        print("first run: changed=%d in %.0f s" % (changed, seconds))
-        if changed == 0:
-            sys.exit("images: the first run changed nothing")
 
-        step("playbooks/images.yml again: nothing to build")
-        changed, seconds = run_playbook(lab, extra_vars)
-        print("second run: changed=%d in %.1f s" % (changed, seconds))
-        if changed != 0:
-            sys.exit("images: the second run changed %d things; it must change nothing" % changed)
+class MlflowServer(object):
+    """The MLflow image serving, once started; stop() is safe whether or not it ever started."""
 
-        # The digests the registry holds, asked directly.
-        from ansible_collections.mlops.eks_platform.plugins.module_utils.ecr_registry import Registry
+    def __init__(self):
+        self.proc = None
+        self.log = None
 
-        registry = Registry(lab.registry, username="AWS", password=imagelab.TOKEN_PASSWORD, insecure=True)
-        digests = {}
-        for image in images:
-            # The module in check mode, leaving the repository alone, names the content tag.
-            result, dummy = lab.run_module(
-                lab.module_args("mlops/" + image, os.path.join(imagelab.REPO_ROOT, "images", image),
-                                build_args=extra_vars["images_build_args"].get(image, {}), manage_repository=False),
-                check_mode=True)
-            assert not result["changed"], result
-            digest = registry.manifest_digest("mlops/" + image, result["content_tag"])
-            assert digest == result["digest"], (digest, result["digest"])
-            digests[image] = digest
-            print("%s: %s (%s)" % (image, result["image_uri"], digest))
+    def start(self, argv, env, log_path):
+        self.log = open(log_path, "ab")
+        self.proc = subprocess.Popen(argv, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        return self.proc
 
-        step("pull each image back by digest: non-root, pip freeze == constraints.txt")
-        containers = {}
-        for image in ("mlflow", "trainer"):
-            ctr = pull(lab, "mlops/" + image, digests[image])
-            containers[image] = ctr
-            uid = buildah(lab, "run", "--isolation", "chroot", ctr, "--", "id", "-u").stdout.strip()
-            if uid in ("", "0"):
-                sys.exit("images: %s runs as root" % image)
-            frozen = sorted(buildah(lab, "run", "--isolation", "chroot", ctr, "--", "pip", "freeze").stdout.split())
-            pinned = constraints(os.path.join(imagelab.REPO_ROOT, "images", image, "constraints.txt"))
-            if frozen != pinned:
-                print("\n".join(frozen))
-                sys.exit("images: pip freeze of %s differs from images/%s/constraints.txt (above: the image's freeze)"
-                         % (image, image))
-            print("%s: uid %s, %d packages, all pinned in constraints.txt" % (image, uid, len(frozen)))
-
-        step("the MLflow image serves")
-        port = free_port()
-        log_path = os.path.join(lab.dir, "mlflow-server.log")
-        log = open(log_path, "ab")
-        healthcheck = ["buildah", "run", "--isolation", "chroot", "--env", "MLFLOW_PORT=%d" % port,
-                       containers["mlflow"], "--", "/usr/local/bin/mlflow-entrypoint", "healthcheck"]
-        if subprocess.run(healthcheck, env=lab.env, capture_output=True, check=False).returncode == 0:
-            sys.exit("images: healthcheck passed with no server running")
-        server = subprocess.Popen(
-            ["buildah", "run", "--isolation", "chroot",
-             "--env", "MLFLOW_BACKEND_STORE_URI=sqlite:////home/mlflow/mlflow.db",
-             "--env", "MLFLOW_ARTIFACTS_DESTINATION=/home/mlflow/artifacts",
-             "--env", "MLFLOW_PORT=%d" % port, containers["mlflow"], "--", "/usr/local/bin/mlflow-entrypoint", "server"],
-            env=lab.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        url = "http://127.0.0.1:%d" % port
-        deadline = time.time() + 180
-        while True:
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
             try:
-                with urllib.request.urlopen(url + "/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.time() > deadline:
-                with open(log_path, "rb") as f:
-                    print(f.read().decode("utf-8", "replace")[-3000:])
-                sys.exit("images: the MLflow server did not answer /health")
-            time.sleep(1)
-        if subprocess.run(healthcheck, env=lab.env, capture_output=True, check=False).returncode != 0:
-            sys.exit("images: the image's healthcheck failed while the server answers")
-        print("mlflow server: /health OK on %s; healthcheck exit 0 (and 1 before the server started)" % url)
-
-        step("the trainer image runs preprocess, train, evaluate and register (quality gate passed)")
-        results = {}
-        for command, args in (("preprocess", []), ("train", ["--data-run-id", "{preprocess[run_id]}"]),
-                              ("evaluate", ["--run-id", "{train[run_id]}"]),
-                              ("register", ["--run-id", "{train[run_id]}"])):
-            args = [arg.format(**results) for arg in args]
-            proc = subprocess.run(["buildah", "run", "--isolation", "chroot", "--env", "MLFLOW_TRACKING_URI=" + url,
-                                   containers["trainer"], "--", "python3", "-m", "trainer", command, "--xcom"] + args,
-                                  env=lab.env, capture_output=True, text=True, check=False)
-            lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-            if proc.returncode != 0 or not lines:
-                sys.exit("images: trainer %s failed:\n%s\n%s" % (command, proc.stdout[-3000:], proc.stderr[-3000:]))
-            results[command] = json.loads(lines[-1])
-            print("trainer %s: %s" % (command, lines[-1]))
-        if not results["evaluate"]["passed"] or not results["register"]["registered"] \
-                or results["register"]["model_version"] != "1":
-            sys.exit("images: the trained model was not registered")
-        with urllib.request.urlopen(url + "/api/2.0/mlflow/registered-models/alias?name=%s&alias=champion"
-                                    % results["register"]["model_name"], timeout=10) as answer:
-            version = json.load(answer)["model_version"]["version"]
-        print("MLflow registry: %s@champion is version %s" % (results["register"]["model_name"], version))
-        step("all checks passed in %.0f s" % (time.time() - started))
-    finally:
-        if server is not None and server.poll() is None:
-            os.killpg(server.pid, 15)
-            try:
-                server.wait(timeout=20)
+                self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                os.killpg(server.pid, 9)
-        lab.close(remove=not args.keep_storage)
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=20)
+        if self.log is not None:
+            self.log.close()
+
+
+def prove(lab, options, server):
+    """The steps of the module docstring; each exits with a message when its check fails."""
+    step("local base image")
+    base = lab.ensure_base_image()
+    images = ["mlflow", "trainer"] + (["airflow"] if options.with_airflow else [])
+    extra_vars = {
+        "images_list": images,
+        "images_repository_prefix": "mlops",
+        "images_registry": lab.registry,
+        "images_insecure_registry": True,
+        "images_builder": "buildah",
+        "images_isolation": "chroot",
+        "images_build_args": {"mlflow": {"BASE_IMAGE": base}, "trainer": {"BASE_IMAGE": base}},
+        "images_secrets": ([{"id": "ca-bundle", "src": imagelab.HOST_CA_BUNDLE}]
+                           if os.path.exists(imagelab.HOST_CA_BUNDLE) else []),
+        "eks_cluster_name": "mlops-images",
+        "platform_environment": "imagelab",  # what playbooks/preflight.yml asks of an inventory
+    }
+
+    step("playbooks/images.yml: build and push %s" % ", ".join(images))
+    changed, seconds = run_playbook(lab, extra_vars)
+    print("first run: changed=%d in %.0f s" % (changed, seconds))
+    if changed == 0:
+        sys.exit("images: the first run changed nothing")
+
+    step("playbooks/images.yml again: nothing to build")
+    changed, seconds = run_playbook(lab, extra_vars)
+    print("second run: changed=%d in %.1f s" % (changed, seconds))
+    if changed != 0:
+        sys.exit("images: the second run changed %d things; it must change nothing" % changed)
+
+    # The digests the registry holds, asked directly.
+    from ansible_collections.mlops.eks_platform.plugins.module_utils.ecr_registry import Registry
+
+    registry = Registry(lab.registry, username="AWS", password=imagelab.TOKEN_PASSWORD, insecure=True)
+    digests = {}
+    for image in images:
+        # The module in check mode, leaving the repository alone, names the content tag.
+        result, dummy = lab.run_module(
+            lab.module_args("mlops/" + image, os.path.join(imagelab.REPO_ROOT, "images", image),
+                            build_args=extra_vars["images_build_args"].get(image, {}), manage_repository=False),
+            check_mode=True)
+        assert not result["changed"], result
+        digest = registry.manifest_digest("mlops/" + image, result["content_tag"])
+        assert digest == result["digest"], (digest, result["digest"])
+        digests[image] = digest
+        print("%s: %s (%s)" % (image, result["image_uri"], digest))
+
+    step("pull each image back by digest: non-root, pip freeze == constraints.txt")
+    containers = {}
+    for image in ("mlflow", "trainer"):
+        ctr = pull(lab, "mlops/" + image, digests[image])
+        containers[image] = ctr
+        uid = buildah(lab, "run", "--isolation", "chroot", ctr, "--", "id", "-u").stdout.strip()
+        if uid in ("", "0"):
+            sys.exit("images: %s runs as root" % image)
+        frozen = sorted(buildah(lab, "run", "--isolation", "chroot", ctr, "--", "pip", "freeze").stdout.split())
+        pinned = constraints(os.path.join(imagelab.REPO_ROOT, "images", image, "constraints.txt"))
+        if frozen != pinned:
+            print("\n".join(frozen))
+            sys.exit("images: pip freeze of %s differs from images/%s/constraints.txt (above: the image's freeze)"
+                     % (image, image))
+        print("%s: uid %s, %d packages, all pinned in constraints.txt" % (image, uid, len(frozen)))
+
+    step("the MLflow image serves")
+    port = free_port()
+    log_path = os.path.join(lab.dir, "mlflow-server.log")
+    healthcheck = ["buildah", "run", "--isolation", "chroot", "--env", "MLFLOW_PORT=%d" % port,
+                   containers["mlflow"], "--", "/usr/local/bin/mlflow-entrypoint", "healthcheck"]
+    if subprocess.run(healthcheck, env=lab.env, capture_output=True, check=False).returncode == 0:
+        sys.exit("images: healthcheck passed with no server running")
+    proc = server.start(
+        ["buildah", "run", "--isolation", "chroot",
+         "--env", "MLFLOW_BACKEND_STORE_URI=sqlite:////home/mlflow/mlflow.db",
+         "--env", "MLFLOW_ARTIFACTS_DESTINATION=/home/mlflow/artifacts",
+         "--env", "MLFLOW_PORT=%d" % port, containers["mlflow"], "--", "/usr/local/bin/mlflow-entrypoint", "server"],
+        lab.env, log_path)
+    url = "http://127.0.0.1:%d" % port
+    deadline = time.time() + 180
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=2) as answer:
+                if answer.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            with open(log_path, "rb") as f:
+                print(f.read().decode("utf-8", "replace")[-3000:])
+            sys.exit("images: the MLflow server did not answer /health")
+        time.sleep(1)
+    if subprocess.run(healthcheck, env=lab.env, capture_output=True, check=False).returncode != 0:
+        sys.exit("images: the image's healthcheck failed while the server answers")
+    print("mlflow server: /health OK on %s; healthcheck exit 0 (and 1 before the server started)" % url)
+
+    step("the trainer image runs preprocess, train, evaluate and register (quality gate passed)")
+    results = {}
+    for command, templates in (("preprocess", []), ("train", ["--data-run-id", "{preprocess[run_id]}"]),
+                               ("evaluate", ["--run-id", "{train[run_id]}"]),
+                               ("register", ["--run-id", "{train[run_id]}"])):
+        command_args = [template.format(**results) for template in templates]
+        proc = subprocess.run(["buildah", "run", "--isolation", "chroot", "--env", "MLFLOW_TRACKING_URI=" + url,
+                               containers["trainer"], "--", "python3", "-m", "trainer", command, "--xcom"] + command_args,
+                              env=lab.env, capture_output=True, text=True, check=False)
+        lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+        if proc.returncode != 0 or not lines:
+            sys.exit("images: trainer %s failed:\n%s\n%s" % (command, proc.stdout[-3000:], proc.stderr[-3000:]))
+        results[command] = json.loads(lines[-1])
+        print("trainer %s: %s" % (command, lines[-1]))
+    if not results["evaluate"]["passed"] or not results["register"]["registered"] \
+            or results["register"]["model_version"] != "1":
+        sys.exit("images: the trained model was not registered")
+    with urllib.request.urlopen(url + "/api/2.0/mlflow/registered-models/alias?name=%s&alias=champion"
+                                % results["register"]["model_name"], timeout=10) as answer:
+        version = json.load(answer)["model_version"]["version"]
+    print("MLflow registry: %s@champion is version %s" % (results["register"]["model_name"], version))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
-"""A local image lab for the benchmark (bench/images.py) and `make images` (bench/build_images.py).
+"""A local image lab for `make images` (tests/tools/build_images.py) and the benchmark (bench/images.py).
 
 What it sets up, all on 127.0.0.1 and all stopped again by ``Lab.close()``:
 
-* emulated ECR: the sandbox's moto server (tests/tools/sandbox.py, ``--only aws``), in a state
+* emulated ECR: the sandbox's moto server (sandbox.py beside this file, ``--only aws``), in a state
   directory of the lab's own;
 * a registry standing in for ECR's: Debian's ``docker-registry`` with an htpasswd file that
   accepts the authorization token moto hands out (user ``AWS``, password ``<account>-auth-token``),
@@ -14,6 +14,8 @@ What it sets up, all on 127.0.0.1 and all stopped again by ``Lab.close()``:
 
 ecr_image runs as a module process (``python plugins/modules/ecr_image.py ARGS.json``), the way
 Ansible runs it on a host, so the timings are the module's own, without ansible-playbook's start.
+
+Imported from tests/tools (the Makefile puts it on PYTHONPATH for bench/images.py).
 """
 
 import json
@@ -25,16 +27,16 @@ import sys
 import tempfile
 import time
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "tools"))
-sys.path.insert(0, os.path.join(REPO_ROOT, "build", "collections"))
+import sandbox as sandbox_tool
 
-import sandbox as sandbox_tool  # noqa: E402  (tests/tools/sandbox.py)
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 MODULE = os.path.join(REPO_ROOT, "plugins", "modules", "ecr_image.py")
 ACCOUNT = "123456789012"
 TOKEN_PASSWORD = "%s-auth-token" % ACCOUNT
-CACHE = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mlops-eks-platform")
+# The tool cache of tests/tools/setup.sh, found the same way.
+CACHE = os.environ.get("MLOPS_TOOLS_CACHE") or os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mlops-eks-platform")
 BASE_IMAGE = "localhost/mlops-base:bookworm"
 BASE_SUITE = "bookworm"
 BASE_PACKAGES = "python3,python3-venv,ca-certificates"
@@ -60,32 +62,66 @@ def check_tools(extra=()):
                  % ", ".join(missing))
 
 
+def buildah_version():
+    proc = subprocess.run(["buildah", "--version"], capture_output=True, text=True, check=False)
+    words = proc.stdout.split()
+    return words[2] if len(words) > 2 else "unknown"
+
+
+def kept_storage():
+    """The buildah storage that ``make images --keep-storage`` reuses: several GB of layers, so it
+    lives in the tool cache, not in the clone, keyed by what makes its layers unusable when it
+    changes (buildah's version, the storage driver, the base). Older keys are removed."""
+    name = "image-storage-buildah%s-vfs-%s" % (buildah_version(), BASE_SUITE)
+    path = os.path.join(CACHE, name)
+    if not os.path.isdir(path) and os.path.isdir(CACHE):
+        for old in os.listdir(CACHE):
+            if old.startswith("image-storage-") and old != name:
+                say("removing the outdated image storage %s" % os.path.join(CACHE, old))
+                shutil.rmtree(os.path.join(CACHE, old), ignore_errors=True)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def exit_on_sigterm(signum, frame):  # pylint: disable=unused-argument
+    """A SIGTERM handler: raise SystemExit so that the ``finally`` that stops the lab runs."""
+    raise SystemExit("imagelab: stopped by signal %d" % signum)
+
+
 class Lab(object):
-    def __init__(self, directory, keep_storage=False):
-        """A fresh lab in ``directory``; ``keep_storage`` keeps the buildah storage (its layer cache)."""
+    def __init__(self, directory, storage=None):
+        """A fresh lab in ``directory``. ``storage`` is a buildah storage to reuse and keep (its
+        layer cache, see kept_storage()); by default the storage is the lab's own and goes with it."""
         self.dir = os.path.abspath(directory)
-        if keep_storage and os.path.isdir(self.dir):
-            for name in os.listdir(self.dir):
-                if name not in ("graph", "run"):
-                    path = os.path.join(self.dir, name)
-                    if os.path.isdir(path):
-                        shutil.rmtree(path, ignore_errors=True)
-                    else:
-                        os.remove(path)
-        else:
-            shutil.rmtree(self.dir, ignore_errors=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.dir, exist_ok=True)
+        self.kept_storage = storage
+        storage = storage or self.dir
         self.sandbox = None
+        self.registry = None
         self.registry_proc = None
         self.registry_log = None
+        self.registry_log_path = os.path.join(self.dir, "registry.log")
         self.storage_conf = os.path.join(self.dir, "storage.conf")
         with open(self.storage_conf, "w") as f:
-            f.write('[storage]\ndriver = "vfs"\ngraphroot = "%s/graph"\nrunroot = "%s/run"\n' % (self.dir, self.dir))
+            f.write('[storage]\ndriver = "vfs"\ngraphroot = "%s/graph"\nrunroot = "%s/run"\n' % (storage, storage))
         self.env = dict(os.environ)
         self.env["CONTAINERS_STORAGE_CONF"] = self.storage_conf
         self.env["PYTHONPATH"] = os.path.join(REPO_ROOT, "build", "collections")
         for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
             self.env.pop(key, None)
+
+    def __enter__(self):
+        # start() may fail half-way (moto up, the registry not): close() stops whatever did start.
+        try:
+            return self.start()
+        except BaseException:
+            self.close(raise_failure=False)
+            raise
+
+    def __exit__(self, exc_type, exc, traceback):
+        # A failed cleanup must not hide the error that ended the run; it is reported either way.
+        self.close(raise_failure=exc_type is None)
 
     # -- services -------------------------------------------------------------------------
 
@@ -95,6 +131,8 @@ class Lab(object):
         self.sandbox.moto.up()
         self.env.update(self.sandbox.moto.env())
         self.start_registry()
+        say("started moto (pid %d) and docker-registry (pid %d) in %s"
+            % (self.sandbox.moto.pid, self.registry_proc.pid, self.dir))
         return self
 
     def start_registry(self):
@@ -114,7 +152,6 @@ class Lab(object):
                 "http": {"addr": self.registry},
                 "auth": {"htpasswd": {"realm": "imagelab", "path": passwd}},
             }, f)
-        self.registry_log_path = os.path.join(self.dir, "registry.log")
         self.registry_log = open(self.registry_log_path, "ab")
         self.registry_proc = subprocess.Popen(["docker-registry", "serve", config], stdout=self.registry_log,
                                               stderr=subprocess.STDOUT, start_new_session=True)
@@ -129,20 +166,44 @@ class Lab(object):
                 time.sleep(0.1)
         raise SystemExit("imagelab: docker-registry did not start, see %s" % self.registry_log_path)
 
-    def close(self, remove=False):
-        """Stop what start() started; ``remove`` also deletes the lab directory (its vfs storage is large)."""
+    def _stop_registry(self):
         if self.registry_proc is not None and self.registry_proc.poll() is None:
             self.registry_proc.terminate()
             try:
                 self.registry_proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.registry_proc.kill()
+                self.registry_proc.wait(timeout=10)
         if self.registry_log:
             self.registry_log.close()
+
+    def _stop_moto(self):
         if self.sandbox is not None:
             self.sandbox.moto.down(quiet=True)
+
+    def _remove_containers(self):
+        # Working containers (pulled images, builds) would pile up in a storage that is kept.
+        if self.kept_storage and os.path.isdir(os.path.join(self.kept_storage, "graph")):
+            subprocess.run(["buildah", "rm", "--all"], env=self.env, capture_output=True, check=False, timeout=300)
+
+    def close(self, remove=True, raise_failure=True):
+        """Stop what start() started, however far it got, and delete the lab directory (with its
+        storage unless that is a kept one) unless ``remove`` is false. Each step runs even when an
+        earlier one fails; the first failure is raised at the end (``raise_failure``) or only said."""
+        failures = []
+        for stop in (self._stop_registry, self._stop_moto, self._remove_containers):
+            try:
+                stop()
+            except Exception as exc:  # pylint: disable=broad-except
+                failures.append(exc)
+                say("cleanup: %s failed: %s" % (stop.__name__.strip("_").replace("_", " "), exc))
         if remove:
             shutil.rmtree(self.dir, ignore_errors=True)
+        say("stopped moto and docker-registry; %s%s" % (
+            "removed %s" % self.dir if remove else "kept %s" % self.dir,
+            "; kept the image storage %s" % self.kept_storage if self.kept_storage else ""))
+        if failures and raise_failure:
+            raise failures[0]
 
     # -- the local base image -------------------------------------------------------------
 
