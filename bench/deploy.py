@@ -141,7 +141,10 @@ def run_playbook(args, sandbox, label, logdir):
     started_wall = time.time()
     started = time.monotonic()
     with open(log, "w") as handle:
-        proc = subprocess.run(argv, env=env, cwd=REPO_ROOT, check=False, stdout=handle, stderr=subprocess.STDOUT)
+        # No stdin: nothing in a measured run may wait for input, and ansible-playbook refuses a
+        # non-blocking one inherited from the caller.
+        proc = subprocess.run(argv, env=env, cwd=REPO_ROOT, check=False, stdin=subprocess.DEVNULL, stdout=handle,
+                              stderr=subprocess.STDOUT)
     wall = time.monotonic() - started
     with open(log) as handle:
         output = handle.read()

@@ -43,9 +43,11 @@ RUN_HERE = {"help", "unit", "integration", "molecule", "collection", "clean", "c
 
 def make(*args, env=None, timeout=600):
     """`make -s ARGS` in the checkout, output and errors together. On a timeout the whole process
-    group gets SIGTERM first, so that a target's own cleanup (stopping its servers) still runs."""
+    group gets SIGTERM first, so that a target's own cleanup (stopping its servers) still runs.
+    stdin is /dev/null: ansible-playbook refuses to start on a non-blocking stdin it would inherit."""
     proc = subprocess.Popen(["make", "-s"] + list(args), cwd=REPO_ROOT, env=dict(os.environ, **(env or {})),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
     try:
         output = proc.communicate(timeout=timeout)[0]
     except subprocess.TimeoutExpired:

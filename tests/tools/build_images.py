@@ -70,8 +70,9 @@ def run_playbook(lab, extra_vars):
             "-e", "ansible_python_interpreter=" + sys.executable, "-e", json.dumps(extra_vars),
             os.path.join(imagelab.REPO_ROOT, "playbooks", "images.yml")]
     started = time.time()
-    proc = subprocess.run(argv, env=ansible_env(lab), text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          check=False)
+    # ansible-playbook refuses a non-blocking stdin inherited from the caller; it needs none.
+    proc = subprocess.run(argv, env=ansible_env(lab), text=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, check=False)
     print(proc.stdout[-4000:], flush=True)
     if proc.returncode != 0:
         sys.exit("images: playbooks/images.yml failed (exit %d)" % proc.returncode)
@@ -135,14 +136,21 @@ class MlflowServer(object):
 
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            self._signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                self._signal(signal.SIGKILL)
                 self.proc.wait(timeout=20)
         if self.log is not None:
             self.log.close()
+
+    def _signal(self, signum):
+        # The group can be gone between poll() and here; a stop must not fail on that.
+        try:
+            os.killpg(self.proc.pid, signum)
+        except ProcessLookupError:
+            pass
 
 
 def prove(lab, options, server):
