@@ -6,7 +6,8 @@ SHELL := /bin/bash
 VENV ?= $(CURDIR)/.venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
-SANDBOX = $(PY) tests/tools/sandbox.py --dir $(SANDBOX_DIR)
+# The sandbox is a package in tests/tools (tests/tools/sandbox/), run as a module.
+SANDBOX = PYTHONPATH=$(TOOLS_PYTHONPATH) $(PY) -m sandbox --dir $(SANDBOX_DIR)
 INVENTORY ?= inventories/sandbox
 SANDBOX_DIR ?= $(CURDIR)/.sandbox
 # The image lab and the benchmarks import the sandbox's tools (tests/tools) as modules.

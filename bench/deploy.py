@@ -34,8 +34,9 @@ import sys
 import time
 
 # From tests/tools, which `make bench` puts on PYTHONPATH: the checkout's environment, the
-# emulator's delay syntax, and the figures drawn from a run's request log and task timeline
-# (shared with tests/integration/test_provisioning_delays.py, which checks them).
+# emulator's delay syntax, the figures drawn from a run's request log and task timeline
+# (shared with tests/integration/test_provisioning_delays.py, which checks them), and the sandbox.
+import sandbox as sandbox_tool
 from checkout_env import checkout_env
 from deploy_figures import (DEFAULT_DELAYS, DELAY_PRESETS, created_resources, delay_figures, longest_tasks, owner_label,
                             per_role, per_task, task_windows)
@@ -44,7 +45,6 @@ from moto_patches import provisioning_delays
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(HERE)
 VENV_BIN = os.path.join(REPO_ROOT, ".venv", "bin")
-SANDBOX = os.path.join(REPO_ROOT, "tests", "tools", "sandbox.py")
 RESULTS = os.path.join(HERE, "results", "latest.json")
 TARGET_RATIO = 1.15
 TARGET_RERUN_SHARE = 1.0 / 3
@@ -76,7 +76,7 @@ class Sandbox:
         self.root = root
 
     def _cli(self, *args, env=None):
-        proc = subprocess.run([sys.executable, SANDBOX, "--dir", self.root] + list(args), env=env or base_env(),
+        proc = subprocess.run(sandbox_tool.command("--dir", self.root, *args), env=sandbox_tool.command_env(env or base_env()),
                               check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if proc.returncode != 0:
             raise SystemExit("bench: sandbox %s failed:\n%s" % (" ".join(args), proc.stdout[-4000:]))

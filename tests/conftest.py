@@ -1,6 +1,6 @@
 """Shared pytest fixtures: the emulated AWS account and the local Kubernetes control plane.
 
-Both come from tests/tools/sandbox.py, the same code behind `make sandbox-up`, but in a
+Both come from tests/tools/sandbox/, the same code behind `make sandbox-up`, but in a
 state directory of their own (build/test-sandbox/) so a test run never touches the
 sandbox a user has running for the demo.
 """

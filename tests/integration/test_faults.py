@@ -38,7 +38,7 @@ Two layers retry an AWS call in this collection, and the tests keep them apart:
    ready. The tests list those faults with their tasks; every faulted *write* must be retried.
 
 The deploy tests run in a stack of their own (``<test sandbox dir>-faults``: moto with the fault
-switch, and a local control plane), started through tests/tools/sandbox.py. In ``make test``:
+switch, and a local control plane), started through ``python -m sandbox``. In ``make test``:
 the switch itself, the cluster layer killed once mid-run and converged under faults, and the
 MLflow role's atomic rollback of a failed upgrade. The whole site.yml under faults and
 interrupted at three points is in tests/integration/faults_full.py (``make faults``).
@@ -63,13 +63,13 @@ import uuid
 import pytest
 import yaml
 
+import sandbox as sandbox_tool
 from figures import write_figures
 from platform_state import pages
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
 VENV_BIN = os.path.dirname(sys.executable)
-SANDBOX = os.path.join(REPO_ROOT, "tests", "tools", "sandbox.py")
 INVENTORY = os.path.join(REPO_ROOT, "inventories", "sandbox")
 FAULT_SANDBOX_DIR = (os.environ.get("MLOPS_TEST_SANDBOX_DIR")
                      or os.path.join(REPO_ROOT, "build", "test-sandbox")) + "-faults"
@@ -99,10 +99,10 @@ class FaultStack:
 
     def _sandbox(self, *args, extra_env=None):
         env = dict(self.base_env, **(extra_env or {}))
-        proc = subprocess.run([sys.executable, SANDBOX, "--dir", self.root] + list(args), env=env, check=False,
+        proc = subprocess.run(sandbox_tool.command("--dir", self.root, *args), env=sandbox_tool.command_env(env), check=False,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
         if proc.returncode != 0:
-            raise AssertionError("sandbox.py %s failed:\n%s" % (" ".join(args), proc.stdout[-4000:]))
+            raise AssertionError("sandbox %s failed:\n%s" % (" ".join(args), proc.stdout[-4000:]))
         self._read_env()
 
     def _read_env(self):

@@ -20,6 +20,8 @@ import sys
 
 import pytest
 
+import sandbox as sandbox_tool
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOLS = os.path.join(REPO_ROOT, "tests", "tools")
 
@@ -267,14 +269,15 @@ def test_bench_short(tmp_path):
     state = tmp_path / "sandbox"
     args = "--skip-baseline --delays efs_file_system=2,rds_instance=4 --playbook %s --inventory localhost, " \
            "--dir %s --results %s" % (playbook, state, results)
-    sandbox_cli = [sys.executable, os.path.join(TOOLS, "sandbox.py"), "--dir", str(state)]
+    sandbox_cli = sandbox_tool.command("--dir", str(state))
     try:
         result = make("bench", "BENCH_ARGS=" + args, timeout=900)
         # The benchmark stops its sandbox itself (the `down` below is for a failed run).
-        status = subprocess.run(sandbox_cli + ["status"], check=False, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, timeout=120)
+        status = subprocess.run(sandbox_cli + ["status"], env=sandbox_tool.command_env(), check=False,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
     finally:
-        subprocess.run(sandbox_cli + ["down"], check=False, capture_output=True, timeout=300)
+        subprocess.run(sandbox_cli + ["down"], env=sandbox_tool.command_env(), check=False, capture_output=True,
+                       timeout=300)
     assert result.returncode == 0, result.stdout[-6000:]
     assert "=== deploy benchmark" in result.stdout
     figures = json.loads(results.read_text())

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 
 import pytest
@@ -27,8 +26,6 @@ from moto_patches import provisioning_delays
 
 pytestmark = pytest.mark.aws
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 # Short, so that the whole file stays well under a minute. The EKS modules poll every second here
 # (wait_interval), the EFS module every 5 s; the RDS instance gets a longer delay so that the wait
 # loop, which starts after another module call, still sees it creating.
@@ -39,13 +36,13 @@ DELAYS = ",".join("%s=%s" % item for item in sorted(DELAY.items()))
 
 @pytest.fixture(scope="module")
 def delayed_aws(tmp_path_factory, ansible_env, run_cmd):
-    """A moto server of its own, started by `sandbox.py up --only aws` with delays and a request log."""
+    """A moto server of its own, started by `python -m sandbox up --only aws` with delays and a request log."""
     import boto3
 
     root = str(tmp_path_factory.mktemp("delays-sbx"))
     log = os.path.join(root, "requests.jsonl")
-    env = dict(ansible_env, MLOPS_MOTO_DELAYS=DELAYS, MLOPS_MOTO_REQUEST_LOG=log)
-    cli = [sys.executable, os.path.join(REPO_ROOT, "tests", "tools", "sandbox.py"), "--dir", root]
+    env = sandbox_tool.command_env(dict(ansible_env, MLOPS_MOTO_DELAYS=DELAYS, MLOPS_MOTO_REQUEST_LOG=log))
+    cli = sandbox_tool.command("--dir", root)
     run_cmd(cli + ["up", "--only", "aws"], env, timeout=120)
     moto = sandbox_tool.Moto(root)
     try:

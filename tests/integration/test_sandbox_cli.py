@@ -4,21 +4,22 @@ the whole sandbox (emulated AWS, the control plane, the offline chart mirror) th
 import os
 import re
 import subprocess
-import sys
 import urllib.request
 
 import pytest
 import yaml
 
+import sandbox as sandbox_tool
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SANDBOX = [sys.executable, os.path.join(REPO_ROOT, "tests", "tools", "sandbox.py")]
 
 pytestmark = pytest.mark.aws
 
 
 def sandbox(state_dir, *args):
-    return subprocess.run(SANDBOX + list(args) + ["--only", "aws", "--dir", str(state_dir)],
-                          check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+    return subprocess.run(sandbox_tool.command(*args, "--only", "aws", "--dir", str(state_dir)),
+                          env=sandbox_tool.command_env(), check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=120)
 
 
 def moto_processes(state_dir):

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SANDBOX_DIR=${SANDBOX_DIR:-$PWD/.sandbox}
-.venv/bin/python tests/tools/sandbox.py --dir "$SANDBOX_DIR" up
+# The sandbox is the package tests/tools/sandbox/, run as a module.
+PYTHONPATH="$PWD/tests/tools${PYTHONPATH:+:$PYTHONPATH}" .venv/bin/python -m sandbox --dir "$SANDBOX_DIR" up
 # shellcheck disable=SC1091
 . "$SANDBOX_DIR/env"
 mkdir -p build/demo

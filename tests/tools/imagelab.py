@@ -2,7 +2,7 @@
 
 What it sets up, all on 127.0.0.1 and all stopped again by ``Lab.close()``:
 
-* emulated ECR: the sandbox's moto server (sandbox.py beside this file, ``--only aws``), in a state
+* emulated ECR: the sandbox's moto server (the sandbox package beside this file, ``--only aws``), in a state
   directory of the lab's own;
 * a registry standing in for ECR's: Debian's ``docker-registry`` with an htpasswd file that
   accepts the authorization token moto hands out (user ``AWS``, password ``<account>-auth-token``),

@@ -9,7 +9,7 @@ import pkgutil
 import sys
 
 # A sibling package: tests/tools is sys.path[0] when this file runs as a script (how
-# tests/tools/sandbox.py starts it), and on pytest's pythonpath (pytest.ini) for the tests.
+# tests/tools/sandbox/aws.py starts it), and on pytest's pythonpath (pytest.ini) for the tests.
 import moto_patches
 
 

@@ -1,0 +1,7 @@
+"""``python -m sandbox``: the sandbox's command line (see cli.py)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
