@@ -63,16 +63,13 @@ _value:
   elements: str
 """
 
-import re
-
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.collections import is_sequence
 
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.common import EksError
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.names import is_nodegroup_name
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.nodegroup import check_scaling
 
-# EKS node group names (CreateNodegroup).
-_NAME_RE = re.compile(r'[0-9A-Za-z][A-Za-z0-9_-]{0,62}')
 MIN_DISK_GIB = 20
 _DEFAULTS = {'min_size': 0, 'disk_size': 100}
 
@@ -103,7 +100,7 @@ def _group_problems(index, group, families, ami_types):
     problems = []
     name = str(group.get('name') or '')
     label = "'{0}'".format(name or '#{0}'.format(index))
-    if not _NAME_RE.fullmatch(name):
+    if not is_nodegroup_name(name):
         problems.append('{0}: name must be 1-63 letters, digits, - or _'.format(label))
     types = group.get('instance_types') or []
     if not types:

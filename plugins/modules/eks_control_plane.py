@@ -31,7 +31,7 @@ author:
   - mlops.eks_platform maintainers (@mlops)
 options:
   name:
-    description: Name of the cluster.
+    description: Name of the cluster (1-100 letters, digits, C(-) or C(_), starting with a letter or digit; checked before any API call).
     type: str
     required: true
   state:
@@ -229,6 +229,7 @@ from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.cluster imp
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.cluster import ensure_cluster
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.common import run
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.common import snake_result
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.names import name_problems
 
 
 def main():
@@ -253,6 +254,9 @@ def main():
         wait_interval=dict(type="int", default=15),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    problems = name_problems(cluster_name=module.params["name"])
+    if problems:
+        module.fail_json(msg="name: " + "; ".join(problems))
     client = module.client("eks", retry_decorator=retry_decorator(RETRY_CODES))
     params = module.params
     if params["state"] == "absent":

@@ -34,7 +34,7 @@ options:
     type: str
     required: true
   name:
-    description: Name of the node group.
+    description: Name of the node group (1-63 letters, digits, C(-) or C(_), starting with a letter or digit; checked before any API call).
     type: str
     required: true
   state:
@@ -237,6 +237,7 @@ from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.nodegroup i
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.nodegroup import ensure_nodegroup
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.common import run
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.common import snake_result
+from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.names import name_problems
 
 
 def main():
@@ -273,6 +274,9 @@ def main():
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
                               required_if=[["state", "present", ["min_size", "max_size"]]])
+    problems = name_problems(cluster_name=module.params["cluster_name"], nodegroup_name=module.params["name"])
+    if problems:
+        module.fail_json(msg="; ".join(problems))
     client = module.client("eks", retry_decorator=retry_decorator(RETRY_CODES))
     params = module.params
     if params["state"] == "absent":
