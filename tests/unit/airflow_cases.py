@@ -36,7 +36,7 @@ BASE_VARS = {
     "airflow_helm_dags_pvc": "airflow-dags",
     "airflow_helm_oidc_provider_arn": "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/UNIT",
     "airflow_helm_ingress_host": "airflow.example.com",
-    # What present.yml computes from the AWS APIs before it renders the values.
+    # What the start stage (account.yml, secrets.yml) computes from the AWS APIs before it renders the values.
     "_airflow_helm_aws_region": "eu-west-1",
     "_airflow_helm_log_bucket_name": "unit-eks-airflow-logs-123456789012-eu-west-1",
     "_airflow_helm_role_arns": {
