@@ -47,7 +47,7 @@ def synthetic_context(directory, size_mb, files=16):
 
 def time_lookup(lab, name, tag, repeat=5):
     """Seconds of one registry HEAD of the tag, as the module does it (median of ``repeat``)."""
-    from ansible_collections.mlops.eks_platform.plugins.module_utils.ecr_registry import Registry
+    from ansible_collections.mlops.eks_platform.plugins.module_utils.ecr.registry import Registry
 
     registry = Registry(lab.registry, username="AWS", password=imagelab.TOKEN_PASSWORD, insecure=True)
     samples = []
@@ -63,7 +63,7 @@ def time_module_start(lab):
     """Seconds for the module process to start and import what it imports (no AWS, no registry)."""
     code = ("import boto3, botocore; "
             "from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule; "
-            "import ansible_collections.mlops.eks_platform.plugins.module_utils.ecr_image")
+            "import ansible_collections.mlops.eks_platform.plugins.module_utils.ecr.image")
 
     samples = []
     for dummy in range(3):

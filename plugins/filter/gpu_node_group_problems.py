@@ -39,6 +39,9 @@ options:
     required: true
 seealso:
   - module: mlops.eks_platform.eks_managed_nodegroup
+  - plugin: mlops.eks_platform.scaling_problems
+    plugin_type: filter
+    description: The size rule alone, as the eks_cluster role checks its core node group.
 author:
   - mlops.eks_platform maintainers (@mlops)
 """

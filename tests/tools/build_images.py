@@ -185,7 +185,7 @@ def prove(lab, options, server):
         sys.exit("images: the second run changed %d things; it must change nothing" % changed)
 
     # The digests the registry holds, asked directly.
-    from ansible_collections.mlops.eks_platform.plugins.module_utils.ecr_registry import Registry
+    from ansible_collections.mlops.eks_platform.plugins.module_utils.ecr.registry import Registry
 
     registry = Registry(lab.registry, username="AWS", password=imagelab.TOKEN_PASSWORD, insecure=True)
     digests = {}

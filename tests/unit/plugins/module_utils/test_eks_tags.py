@@ -8,12 +8,8 @@ from __future__ import annotations
 
 import itertools
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.tagging import sync_tags
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.tagging import tag_changes
 
@@ -61,16 +57,6 @@ def test_unmanaged_tags_change_nothing():
 
 def test_empty_tags_with_purge_remove_all_but_aws_keys():
     assert tag_changes({"old": "x", "aws:cloudformation:stack-name": "s"}, {}, True) == ({}, ["old"])
-
-
-@pytest.fixture
-def stubbed():
-    client = boto3.client("eks", region_name="eu-west-1", aws_access_key_id="AKIAUNITTEST",
-                          aws_secret_access_key="unit-test", endpoint_url="https://eks.eu-west-1.amazonaws.com")
-    stubber = Stubber(client)
-    with stubber:
-        yield RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff(retries=1, delay=0)), stubber
-        stubber.assert_no_pending_responses()
 
 
 def test_sync_tags_untags_then_tags(stubbed):

@@ -10,28 +10,14 @@ against botocore's Stubber, with responses shaped like AWS's.
 
 from __future__ import annotations
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import addon as eks_addon
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import common as eks_common
 
 ADDON_ARN = "arn:aws:eks:eu-west-1:123456789012:addon/mlops/coredns/abcd"
 ROLE = "arn:aws:iam::123456789012:role/mlops-vpc-cni"
 VERSIONS_133 = [("v1.12.2-eksbuild.4", True), ("v1.12.3-eksbuild.1", False), ("v1.11.4-eksbuild.14", False)]
-
-
-@pytest.fixture
-def stubbed():
-    client = boto3.client("eks", region_name="eu-west-1", aws_access_key_id="AKIAUNITTEST",
-                          aws_secret_access_key="unit-test", endpoint_url="https://eks.eu-west-1.amazonaws.com")
-    stubber = Stubber(client)
-    with stubber:
-        yield RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff(retries=1, delay=0)), stubber
-        stubber.assert_no_pending_responses()
 
 
 def versions_page(name, kubernetes_version, versions):

@@ -10,12 +10,8 @@ The same module runs over HTTP against the patched moto server in tests/integrat
 
 from __future__ import annotations
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import cluster as eks_cluster
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import common as eks_common
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import waiters as eks_waiters
@@ -24,17 +20,6 @@ ARN = "arn:aws:eks:eu-west-1:123456789012:cluster/mlops"
 KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 ROLE = "arn:aws:iam::123456789012:role/mlops-cluster"
 ALL_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
-
-
-@pytest.fixture
-def stubbed():
-    client = boto3.client("eks", region_name="eu-west-1", aws_access_key_id="AKIAUNITTEST",
-                          aws_secret_access_key="unit-test", endpoint_url="https://eks.eu-west-1.amazonaws.com")
-    stubber = Stubber(client)
-    wrapped = RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff(retries=1, delay=0))
-    with stubber:
-        yield wrapped, stubber
-        stubber.assert_no_pending_responses()
 
 
 def cluster(**overrides):

@@ -5,14 +5,10 @@
 
 from __future__ import annotations
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import common as eks_common
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import nodegroup as eks_nodegroup
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import waiters as eks_waiters
@@ -20,16 +16,6 @@ from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import wait
 NG_ARN = "arn:aws:eks:eu-west-1:123456789012:nodegroup/mlops/gpu/0a1b"
 ROLE = "arn:aws:iam::123456789012:role/mlops-node"
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}
-
-
-@pytest.fixture
-def stubbed():
-    client = boto3.client("eks", region_name="eu-west-1", aws_access_key_id="AKIAUNITTEST",
-                          aws_secret_access_key="unit-test", endpoint_url="https://eks.eu-west-1.amazonaws.com")
-    stubber = Stubber(client)
-    with stubber:
-        yield RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff(retries=1, delay=0)), stubber
-        stubber.assert_no_pending_responses()
 
 
 def nodegroup(**overrides):

@@ -5,12 +5,8 @@
 
 from __future__ import annotations
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks import oidc as eks_oidc
 from ansible_collections.mlops.eks_platform.plugins.module_utils.eks.common import EksError
 
@@ -21,13 +17,8 @@ THUMB = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280"
 
 
 @pytest.fixture
-def stubbed():
-    client = boto3.client("iam", region_name="us-east-1", aws_access_key_id="AKIAUNITTEST",
-                          aws_secret_access_key="unit-test", endpoint_url="https://iam.amazonaws.com")
-    stubber = Stubber(client)
-    with stubber:
-        yield RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff(retries=1, delay=0)), stubber
-        stubber.assert_no_pending_responses()
+def stubbed(stubbed_iam):
+    return stubbed_iam
 
 
 def params(**overrides):
