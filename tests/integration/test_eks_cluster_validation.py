@@ -31,7 +31,9 @@ def closed_port():
 @pytest.mark.parametrize("variables, message", [
     ({"eks_cluster_version": "1.3"}, "eks_cluster_version must be a quoted Kubernetes minor version"),
     ({"eks_cluster_nat_gateways": "two"}, "eks_cluster_nat_gateways"),
-    ({"eks_cluster_core_min_size": 4}, "eks_cluster_core_min_size (4) <= eks_cluster_core_desired_size"),
+    ({"eks_cluster_core_min_size": 4},
+     "eks_cluster_core_min_size (4), eks_cluster_core_desired_size (3) and eks_cluster_core_max_size (6) must satisfy"
+     " the node group module's rule (desired_size 3 is outside min_size 4 and max_size 6)"),
     ({"eks_cluster_logging": ["api", "kubelet"]}, "eks_cluster_logging may only hold"),
     ({"eks_cluster_iam_role_prefix": "x" * 50}, "shorten eks_cluster_iam_role_prefix"),
 ])
